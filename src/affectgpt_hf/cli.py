@@ -1,0 +1,131 @@
+"""`affectgpt <command>`: a thin command line over the package's modules (DESIGN.md's CLI table)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+# Each entry: command name -> function that adds its sub-parser and sets `func`. Commands import their module lazily so
+# that `affectgpt --help` stays fast.
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
+
+
+def command(name: str):
+    """Register the function that builds the sub-parser of `affectgpt <name>`."""
+
+    def register(build: Callable[[argparse._SubParsersAction], None]):
+        COMMANDS[name] = build
+        return build
+
+    return register
+
+
+@command("dataset")
+def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt dataset build`: an upstream release -> a Hub-ready folder (Parquet + README configs)."""
+    parser = sub.add_parser("dataset", help="MER-Caption / MER-UniBench datasets")
+    actions = parser.add_subparsers(dest="dataset_command", required=True)
+    build = actions.add_parser("build", help="upstream release -> Hub-ready folder (Parquet + README.md)")
+    build.add_argument("--data-dir", required=True, help="an upstream release folder, or a root holding several")
+    build.add_argument("--out", required=True, help="output folder (load it with datasets.load_dataset(OUT, NAME))")
+    build.add_argument("--config", action="append", help="config to build (repeatable; default: all found)")
+    build.add_argument("--annotations", help="annotation CSV of mer_caption (name, reason[, openset])")
+    build.add_argument("--embed-media", action="store_true", help="embed video/audio/face bytes (default: tables only)")
+    build.add_argument("--skip-missing", action="store_true", help="skip rows with bad media, with a warning")
+    build.add_argument("--num-proc", type=int, default=None, help="worker processes for building")
+    build.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder as a private dataset repo")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.data.hub import push_to_hub, write_hub_folder
+
+        out = write_hub_folder(
+            args.data_dir,
+            args.out,
+            configs=args.config,
+            annotations=args.annotations,
+            embed_media=args.embed_media,
+            skip_missing=args.skip_missing,
+            num_proc=args.num_proc,
+        )
+        print(f"wrote {out}")
+        if args.push_to_hub:
+            print(f"pushed: {push_to_hub(out, args.push_to_hub)}")
+        return 0
+
+    build.set_defaults(func=run)
+
+
+@command("evaluate")
+def _build_evaluate_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt evaluate`: score predictions (JSONL or upstream npz outputs) on one MER-UniBench set -> report."""
+    parser = sub.add_parser("evaluate", help="score predictions on one MER-UniBench data set -> report")
+    parser.add_argument(
+        "--predictions",
+        required=True,
+        help="JSONL (name + text|labels|sentiment), an upstream npz, "
+        "or an upstream results folder (every epoch scored, best epoch reported)",
+    )
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus",
+    )
+    parser.add_argument(
+        "--references",
+        required=True,
+        help="upstream label npz / ovlabel.csv, a table, or a built "
+        "data set folder (Parquet/JSONL with name, ov_labels, emotion, valence)",
+    )
+    parser.add_argument("--judge", help="chat model id or folder for LLM label extraction (default: offline lexicon)")
+    parser.add_argument(
+        "--judge-sampling",
+        choices=["greedy", "upstream"],
+        default="greedy",
+        help="judge decoding: greedy (default) or upstream's temperature 0.7 / top_p 0.8 sampling",
+    )
+    parser.add_argument(
+        "--wheel-dir",
+        help="folder with the emotion-wheel files (default: $MER_UNIBENCH_WHEEL_DIR or the pinned download)",
+    )
+    parser.add_argument(
+        "--output-dir", default=None, help="where to write DATASET.json/.md/.png (default: runs/evaluate)"
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.unibench.extraction import get_extractor
+        from affectgpt_hf.unibench.report import evaluate_dataset, write_report
+
+        extractor = None
+        if args.judge:
+            extractor = get_extractor(args.judge, sampling=args.judge_sampling)
+        report = evaluate_dataset(args.predictions, args.dataset, args.references, extractor, args.wheel_dir)
+        paths = write_report(report, args.output_dir or "runs/evaluate")
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in report["scores_x100"].items())
+        print(f"{report['dataset']}: {scores} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
+        print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for build in COMMANDS.values():
+        build(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"affectgpt {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""AffectGPTProcessor: clip (frames or faces, audio, subtitle) -> the model's inputs, and answers -> text and labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from transformers import BatchFeature, ProcessorMixin
+
+from .media import SAMPLE_RATE, audio_clips, load_audio, load_faces, sample_video_frames
+from .prompt import (
+    AUDIO_TOKEN,
+    FACE_TOKEN,
+    FRAME_TOKEN,
+    MULTI_TOKEN,
+    build_chat_template,
+    extract_answer,
+    modalities_of,
+    parse_ov_answer,
+    question_for,
+    render_prompt,
+)
+from .tokenizer import FULL_VOCAB, build_qwen25_tokenizer
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+class AffectGPTProcessor(ProcessorMixin):
+    """CLIP image processor per frame, Wav2Vec2 feature extractor over the 8 audio clips, and the Qwen2.5 tokenizer.
+
+    `processor(videos=[...], audio=[...], subtitles=[...], task="ov_labels")` builds upstream's prompt (prompt.py);
+    `text=` takes prompts already rendered (as `apply_chat_template` passes them). A video is an mp4 path or a
+    (T, H, W, 3) uint8 RGB array; `faces=` takes upstream's OpenFace `.npy` crops (BGR, used as stored, as upstream);
+    `audio=None` takes the video's own audio track.
+    """
+
+    def __init__(
+        self,
+        image_processor=None,
+        feature_extractor=None,
+        tokenizer=None,
+        chat_template: str | None = None,
+        input_mode: str = "multiface_audio_face_text",
+        num_frames: int = 8,
+        num_audio_clips: int = 8,
+        audio_clip_seconds: float = 2.0,
+        num_video_query_tokens: int = 1,
+        num_audio_query_tokens: int = 1,
+        num_multi_query_tokens: int = 1,
+        qwen_bpe_ranks: int | None = None,
+        **kwargs,
+    ):
+        self.input_mode = input_mode
+        self.num_frames = num_frames
+        self.num_audio_clips = num_audio_clips
+        self.audio_clip_seconds = audio_clip_seconds
+        self.num_video_query_tokens = num_video_query_tokens
+        self.num_audio_query_tokens = num_audio_query_tokens
+        self.num_multi_query_tokens = num_multi_query_tokens
+        self.qwen_bpe_ranks = qwen_bpe_ranks
+        if chat_template is None:
+            chat_template = build_chat_template(input_mode, self.query_tokens)
+        super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
+
+    @property
+    def query_tokens(self) -> dict[str, int]:
+        return {
+            FACE_TOKEN: self.num_video_query_tokens,
+            FRAME_TOKEN: self.num_video_query_tokens,
+            AUDIO_TOKEN: self.num_audio_query_tokens,
+            MULTI_TOKEN: self.num_multi_query_tokens,
+        }
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "pixel_values_videos", "input_values"]
+
+    # ----------------------------------------------------------------------------------------------------------- inputs
+    def __call__(
+        self,
+        images=None,
+        text: str | Sequence[str] | None = None,
+        videos=None,
+        audio=None,
+        *,
+        subtitles: str | Sequence[str | None] | None = None,
+        task: str | None = None,
+        question: str | Sequence[str] | None = None,
+        faces=None,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = "pt",
+        padding_side: str = "left",
+        max_length: int | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """Media and prompts of a batch -> input_ids, attention_mask, pixel_values_videos [B,8,3,224,224] and
+        input_values [B,8,32000] (each present when the input mode uses it). Prompts are left-padded for generation."""
+        if images is not None:
+            raise ValueError("images= is not supported: AffectGPT reads videos (frames), faces and audio")
+        tokens = modalities_of(self.input_mode)
+        visual = FACE_TOKEN if FACE_TOKEN in tokens or self.input_mode.startswith("multiface") else None
+        if visual is None and (FRAME_TOKEN in tokens or self.input_mode.startswith("multiframe")):
+            visual = FRAME_TOKEN
+        uses_audio = AUDIO_TOKEN in tokens or MULTI_TOKEN in tokens
+        columns = {
+            "text": _as_list(text, "text"),
+            "videos": _as_videos(videos),
+            "audio": _as_list(audio, "audio", keep_arrays=True),
+            "subtitles": _as_list(subtitles, "subtitles"),
+            "faces": _as_list(faces, "faces", keep_arrays=True),
+            "question": _as_list(question, "question"),
+        }
+        sizes = {name: len(values) for name, values in columns.items() if values is not None}
+        if not sizes:
+            raise ValueError("pass text= or subtitles= (and the media the input mode needs)")
+        batch = max(sizes.values())
+        for name, size in sizes.items():
+            if name == "question" and size == 1:
+                columns[name] = columns[name] * batch
+            elif size != batch:
+                raise ValueError(f"lists of different lengths: {sizes}; give one entry per clip")
+
+        prompts = columns["text"] or [
+            render_prompt(
+                self.input_mode,
+                columns["subtitles"][i] if columns["subtitles"] else None,
+                question_for(
+                    task if task is not None else "ov_labels", columns["question"][i] if columns["question"] else None
+                ),
+                self.query_tokens,
+            )
+            for i in range(batch)
+        ]
+        data = dict(self._tokenize(prompts, padding_side, max_length))
+        if visual is not None:
+            data["pixel_values_videos"] = np.stack(
+                [self._visual(i, visual, columns["videos"], columns["faces"]) for i in range(batch)]
+            )
+        if uses_audio:
+            data["input_values"] = np.stack(
+                [self._audio(i, columns["audio"], columns["videos"], sampling_rate) for i in range(batch)]
+            )
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def _tokenize(self, prompts: list[str], padding_side: str, max_length: int | None) -> dict:
+        """Tokenize each prompt alone (no special tokens, as upstream), left-truncating over-long prompts."""
+        ids = [self.tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+        if max_length is not None:
+            for i, row in enumerate(ids):
+                if len(row) > max_length:
+                    warnings.warn(
+                        f"prompt {i} has {len(row)} tokens, over max_length={max_length}: its first "
+                        f"{len(row) - max_length} tokens are dropped, as upstream does",
+                        stacklevel=3,
+                    )
+                    ids[i] = row[-max_length:]
+        width = max(len(row) for row in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids, mask = [], []
+        for row in ids:
+            fill = width - len(row)
+            if padding_side == "left":
+                input_ids.append([pad] * fill + row)
+                mask.append([0] * fill + [1] * len(row))
+            else:
+                input_ids.append(row + [pad] * fill)
+                mask.append([1] * len(row) + [0] * fill)
+        return {"input_ids": np.array(input_ids, dtype=np.int64), "attention_mask": np.array(mask, dtype=np.int64)}
+
+    def _visual(self, i: int, visual: str, videos, faces) -> np.ndarray:
+        """8 faces (as stored, BGR) or 8 frames (RGB) -> [8, 3, 224, 224] CLIP pixel values."""
+        if visual == FACE_TOKEN and faces is not None:
+            frames = load_faces(faces[i], num_frames=self.num_frames)
+        elif videos is not None:
+            if visual == FACE_TOKEN:
+                warnings.warn(
+                    f"input_mode {self.input_mode!r} was trained on OpenFace face crops (faces=); raw video frames "
+                    "are given instead, which the frame variant (multiframe_audio_frame_text) is made for",
+                    stacklevel=3,
+                )
+            frames = sample_video_frames(videos[i], num_frames=self.num_frames, size=(224, 224))
+        else:
+            needed = "faces= (OpenFace .npy) or videos=" if visual == FACE_TOKEN else "videos="
+            raise ValueError(f"input_mode {self.input_mode!r} needs {needed} for every clip")
+        pixels = self.image_processor(images=list(frames), return_tensors="np")["pixel_values"]
+        return pixels.astype(np.float32)
+
+    def _audio(self, i: int, audio, videos, sampling_rate: int | None) -> np.ndarray:
+        """Audio track -> 8 mean-removed 2-s clips, normalised together as upstream's feature extractor did."""
+        source = audio[i] if audio is not None else None
+        if source is None:
+            if videos is None or not isinstance(videos[i], (str, os.PathLike)):
+                raise ValueError(f"clip {i}: no audio given and no video file to take it from; pass audio=...")
+            source = videos[i]
+        if isinstance(source, (str, os.PathLike)):
+            waveform = load_audio(source)
+        else:
+            if sampling_rate is None:
+                raise ValueError(f"clip {i}: audio given as an array needs sampling_rate=")
+            waveform = load_audio(np.asarray(source), sampling_rate=sampling_rate)
+        clips = audio_clips(
+            waveform, num_clips=self.num_audio_clips, clip_seconds=self.audio_clip_seconds, sampling_rate=SAMPLE_RATE
+        )
+        # One sequence over all clips: upstream handed the (clips, samples) tensor to the extractor, which normalised
+        # mean and variance over every clip together.
+        flat = self.feature_extractor(clips.reshape(-1), sampling_rate=SAMPLE_RATE, return_tensors="np")
+        return flat["input_values"][0].reshape(clips.shape).astype(np.float32)
+
+    # ---------------------------------------------------------------------------------------------------------- outputs
+    def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+        """Decoded answers only: the prompt removed, then cut before the answer's last `###` (if it has one)."""
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+        return [extract_answer(text, eos_token=self.tokenizer.eos_token) for text in texts]
+
+    def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
+        return self.batch_decode([sequence], skip_special_tokens=skip_special_tokens, **kwargs)[0]
+
+    def post_process(self, texts: str | Sequence[str]) -> list[list[str]]:
+        """OV answers ("The character's emotional state is a, b.") -> label lists."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return [parse_ov_answer(text) for text in texts]
+
+    # ----------------------------------------------------------------------------------------------- chat template I/O
+    def _multimodal_inputs_from_conversations(self, conversations, audio_loading_params, load_audio_from_video=False):
+        """Media paths from the messages, undecoded: media.py decodes them (not transformers' load_audio)."""
+        batch_videos, batch_audio = [], []
+        for conversation in conversations:
+            videos, audios = [], []
+            for message in conversation:
+                content = message.get("content")
+                if isinstance(content, str) or not content:
+                    continue
+                for block in content:
+                    keys = ("video", "url", "path") if block["type"] == "video" else ("audio", "url", "path")
+                    if block["type"] in ("video", "audio"):
+                        found = [block[key] for key in keys if key in block]
+                        (videos if block["type"] == "video" else audios).extend(found)
+            if len(videos) > 1 or len(audios) > 1:
+                raise ValueError("each conversation takes one video block and at most one audio block")
+            batch_videos.append(videos)
+            batch_audio.append(audios[0] if audios else None)
+        has_audio = any(item is not None for item in batch_audio)
+        return [[] for _ in conversations], batch_videos, (batch_audio if has_audio else []), {}
+
+    # --------------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def _load_tokenizer_from_pretrained(cls, sub_processor_type, pretrained_model_name_or_path, subfolder="", **kwargs):
+        """A folder without tokenizer files (the hub_configs) gets Qwen2.5's tokenizer built offline (tokenizer.py)."""
+        folder = Path(pretrained_model_name_or_path) / subfolder
+        config_file = folder / "processor_config.json"
+        if folder.is_dir() and not any((folder / name).exists() for name in TOKENIZER_FILES) and config_file.exists():
+            ranks = json.loads(config_file.read_text(encoding="utf-8")).get("qwen_bpe_ranks")
+            if ranks:
+                return build_qwen25_tokenizer(int(ranks))
+        return super()._load_tokenizer_from_pretrained(
+            sub_processor_type, pretrained_model_name_or_path, subfolder=subfolder, **kwargs
+        )
+
+    @classmethod
+    def from_settings(
+        cls, input_mode: str = "multiface_audio_face_text", qwen_bpe_ranks: int = FULL_VOCAB, **settings
+    ) -> AffectGPTProcessor:
+        """A processor with upstream's CLIP and HuBERT preprocessing and Qwen2.5's tokenizer, built offline."""
+        from transformers import Wav2Vec2FeatureExtractor
+        from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+        image_processor = CLIPImageProcessorPil(
+            do_resize=True,
+            size={"shortest_edge": 224},
+            resample=3,
+            do_center_crop=True,
+            crop_size={"height": 224, "width": 224},
+            do_rescale=True,
+            rescale_factor=1 / 255,
+            do_normalize=True,
+            image_mean=[0.48145466, 0.4578275, 0.40821073],
+            image_std=[0.26862954, 0.26130258, 0.27577711],
+            do_convert_rgb=True,
+        )
+        feature_extractor = Wav2Vec2FeatureExtractor(
+            feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+        )
+        tokenizer = build_qwen25_tokenizer(qwen_bpe_ranks)
+        return cls(
+            image_processor,
+            feature_extractor,
+            tokenizer,
+            input_mode=input_mode,
+            qwen_bpe_ranks=qwen_bpe_ranks,
+            **settings,
+        )
+
+
+def _as_list(value, name: str, keep_arrays: bool = False) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)) or (keep_arrays and isinstance(value, np.ndarray)):
+        return [value]
+    if isinstance(value, Sequence) or (isinstance(value, np.ndarray) and not keep_arrays):
+        return list(value)
+    raise ValueError(f"{name} must be a value or a list with one entry per clip, got {type(value).__name__}")
+
+
+def _as_videos(videos) -> list | None:
+    """One video per clip; accepts the nested [[video], ...] layout that apply_chat_template produces."""
+    videos = _as_list(videos, "videos", keep_arrays=True)
+    if videos is None:
+        return None
+    flat = []
+    for item in videos:
+        if isinstance(item, list):
+            if len(item) != 1:
+                raise ValueError(f"each clip takes exactly one video, got {len(item)}")
+            item = item[0]
+        flat.append(item)
+    return flat
+
+
+__all__ = ["AffectGPTProcessor"]

@@ -1,0 +1,71 @@
+"""Shared fixtures: offline settings, the tiny AffectGPT (config, processor, saved folder) and generated clips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "hub_configs" / "tiny"
+WHEEL_DIR = REPO.parent / "shared" / "emotion_wheel"
+os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(WHEEL_DIR))
+
+
+def tiny_config(**overrides):
+    """The tiny AffectGPT config of hub_configs/tiny, with AffectGPTConfig fields overridden."""
+    from affectgpt_hf import AffectGPTConfig
+
+    config = AffectGPTConfig.from_pretrained(TINY)
+    return AffectGPTConfig(**{**config.to_dict(), **overrides}) if overrides else config
+
+
+def tiny_model(seed: int = 0, **overrides):
+    from affectgpt_hf import AffectGPTForConditionalGeneration
+
+    torch.manual_seed(seed)
+    return AffectGPTForConditionalGeneration(tiny_config(**overrides)).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_processor():
+    from affectgpt_hf import AffectGPTProcessor
+
+    return AffectGPTProcessor.from_pretrained(TINY)
+
+
+def make_clip(
+    path: Path,
+    seconds: float = 3.0,
+    fps: int = 10,
+    size=(48, 64),
+    sampling_rate: int = 16000,
+    channels: int = 1,
+    audio: bool = True,
+    seed: int = 0,
+) -> Path:
+    """An h264/aac mp4 whose frames and tone differ by seed."""
+    from affectgpt_hf.media import write_video
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 255, size=(max(1, int(seconds * fps)), *size, 3), dtype=np.uint8)
+    track = None
+    if audio:
+        t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+        tone = (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t)).astype(np.float32)
+        track = np.stack([tone] * channels) if channels > 1 else tone
+    write_video(path, frames, fps=fps, audio=track, sampling_rate=sampling_rate)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return [make_clip(folder / f"clip{i}.mp4", seconds=2.0 + i, seed=i) for i in range(3)]

@@ -1,0 +1,173 @@
+"""AffectGPTProcessor: upstream prompt bytes, chat template, media to tensors, answers to text and labels."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, TINY, make_clip
+
+from affectgpt_hf import AffectGPTProcessor
+from affectgpt_hf.configuration_affectgpt import SUPPORTED_INPUT_MODES
+from affectgpt_hf.prompt import QUESTIONS, render_prompt
+
+pytestmark = pytest.mark.timeout(120)
+
+# spec §1.4, verbatim (the default face model's prompt; note the trailing space).
+UPSTREAM_FACE_PROMPT = (
+    "###Human: The audio and video merged info is: <Multi><MultiHere></Multi>. The audio content is as follows: "
+    "<Audio><AudioHere></Audio>. Meanwhile, we uniformly sample raw frames from the video and extract faces from these "
+    "frames: <Video><FaceHere></Video>. The subtitle of this video is: <Subtitle>I told you already.</Subtitle>. Now, "
+    "please answer my question based on all the provided information. Please recognize all possible emotional states "
+    "of the character. ###Assistant: "
+)
+
+
+def test_prompt_bytes_match_upstream():
+    prompt = render_prompt("multiface_audio_face_text", "I told you already.", QUESTIONS["ov_labels"])
+    assert prompt == UPSTREAM_FACE_PROMPT
+    frame = render_prompt("multiframe_audio_frame_text", "I told you already.", QUESTIONS["ov_labels"])
+    assert frame == UPSTREAM_FACE_PROMPT.replace(
+        "Meanwhile, we uniformly sample raw frames from the video and extract faces from these frames: "
+        "<Video><FaceHere></Video>.",
+        "Meanwhile, we uniformly sample raw frames from the video: <Video><FrameHere></Video>.",
+    )
+    assert render_prompt("audio_text", "x", "q?").startswith("The audio content is as follows")  # no "###Human: "
+    assert render_prompt("frame", "s", "q", {"<FrameHere>": 3}).count("<FrameHere>") == 3
+
+
+@pytest.mark.parametrize("mode", SUPPORTED_INPUT_MODES)
+def test_chat_template_renders_the_same_bytes(mode):
+    processor = AffectGPTProcessor.from_pretrained(TINY, input_mode=mode, chat_template=None)
+    user = {"role": "user", "content": [{"type": "video", "path": "clip.mp4"}, {"type": "text", "text": "Oh, no!"}]}
+    for kwargs, question in (
+        ({}, QUESTIONS["ov_labels"]),
+        ({"task": "description"}, QUESTIONS["description"]),
+        ({"question": "Is the person lying?"}, "Is the person lying?"),
+    ):
+        rendered = processor.apply_chat_template([user], **kwargs)
+        assert rendered == render_prompt(mode, "Oh, no!", question)
+
+
+def test_apply_chat_template_on_saved_folder_decodes_with_media_py(tmp_path, clips, monkeypatch):
+    processor = AffectGPTProcessor.from_pretrained(TINY)
+    processor.save_pretrained(tmp_path)
+    loaded = AffectGPTProcessor.from_pretrained(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("transformers' load_audio must not decode our media")
+
+    monkeypatch.setattr("transformers.processing_utils.load_audio", refuse)
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video", "path": str(clips[1])},
+                {"type": "audio", "path": str(clips[2])},
+                {"type": "text", "text": "I told you already."},
+            ],
+        }
+    ]
+    out = loaded.apply_chat_template(messages, tokenize=True, return_dict=True, task="description")
+    direct = processor(videos=[str(clips[1])], audio=[str(clips[2])], subtitles=["I told you already."],
+                       task="description")
+    for key in ("input_ids", "attention_mask", "pixel_values_videos", "input_values"):
+        torch.testing.assert_close(out[key], direct[key])
+
+
+def test_batch_features_shapes_and_left_padding(tiny_processor, clips):
+    out = tiny_processor(videos=[str(c) for c in clips[:2]], subtitles=["A much longer subtitle than the other.", ""])
+    assert out["pixel_values_videos"].shape == (2, 8, 3, 224, 224)
+    assert out["input_values"].shape == (2, 8, 32000)
+    assert out["attention_mask"][1, 0] == 0 and out["attention_mask"][1, -1] == 1  # the shorter prompt is left-padded
+    assert out["input_ids"][1, 0] == tiny_processor.tokenizer.pad_token_id
+
+
+def test_audio_clips_are_normalised_together_not_one_by_one(tiny_processor, tmp_path):
+    """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (spec §1.8)."""
+    sr = 16000
+    t = np.arange(sr * 16) / sr
+    loud_then_quiet = np.sin(2 * np.pi * 300 * t) * np.where(t < 8, 0.8, 0.05)
+    out = tiny_processor(
+        text=["x"], videos=[np.zeros((4, 32, 32, 3), np.uint8)], audio=[loud_then_quiet], sampling_rate=sr
+    )
+    values = out["input_values"][0].double()
+    assert abs(values.mean().item()) < 1e-4 and abs(values.var(unbiased=False).item() - 1) < 1e-3
+    per_clip_std = values.std(dim=1)
+    assert per_clip_std[0] > 5 * per_clip_std[-1]  # a per-clip normalisation would make these equal
+    assert torch.allclose(values.mean(dim=1), values.mean(dim=1)[0], atol=1e-4)  # each clip mean-removed first
+
+
+def test_audio_is_taken_from_the_video_when_not_given(tiny_processor, clips):
+    from affectgpt_hf.media import audio_clips, load_audio
+
+    out = tiny_processor(videos=[str(clips[0])], subtitles=["hi"])
+    clips_ = audio_clips(load_audio(str(clips[0])))
+    expected = (clips_ - clips_.mean()) / np.sqrt(clips_.var() + 1e-7)
+    np.testing.assert_allclose(out["input_values"][0].numpy(), expected, atol=1e-4)
+
+
+def test_face_model_reads_npy_and_warns_on_raw_frames(tmp_path, clips):
+    processor = AffectGPTProcessor.from_pretrained(TINY, input_mode="multiface_audio_face_text")
+    faces = tmp_path / "clip.npy"
+    np.save(faces, np.random.default_rng(0).integers(0, 255, (13, 112, 112, 3), dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = processor(faces=[str(faces)], videos=[str(clips[0])], subtitles=["hi"])
+    assert out["pixel_values_videos"].shape == (1, 8, 3, 224, 224)
+    with pytest.warns(UserWarning, match="face crops"):
+        processor(videos=[str(clips[0])], subtitles=["hi"])
+
+
+def test_bad_input_errors_name_the_problem(tiny_processor, clips, tmp_path):
+    with pytest.raises(ValueError, match="different lengths"):
+        tiny_processor(videos=[str(clips[0])], subtitles=["a", "b"])
+    with pytest.raises(ValueError, match="audio"):
+        tiny_processor(videos=[np.zeros((3, 16, 16, 3), np.uint8)], subtitles=["a"])
+    with pytest.raises(ValueError, match="sampling_rate"):
+        tiny_processor(videos=[str(clips[0])], audio=[np.zeros(16000, np.float32)], subtitles=["a"])
+    silent = make_clip(tmp_path / "silent.mp4", audio=False)
+    with pytest.raises(ValueError, match="silent.mp4"):
+        tiny_processor(videos=[str(silent)], subtitles=["a"])
+    with pytest.raises(ValueError, match="task"):
+        tiny_processor(videos=[str(clips[0])], subtitles=["a"], task="poem")
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises((ValueError, FileNotFoundError), match="missing.mp4"):
+        tiny_processor(videos=[str(missing)], subtitles=["a"])
+
+
+def test_over_long_prompt_is_left_truncated_with_a_warning(tiny_processor, clips):
+    with pytest.warns(UserWarning, match="dropped"):
+        out = tiny_processor(videos=[str(clips[0])], subtitles=["word " * 50], max_length=40)
+    assert out["input_ids"].shape[1] == 40
+
+
+def test_batch_decode_returns_the_answer_only(tiny_processor):
+    tok = tiny_processor.tokenizer
+    prompt = render_prompt("multiframe_audio_frame_text", "hi", QUESTIONS["ov_labels"])
+    finished = tok(prompt + "The character's emotional state is happy, excited.###", add_special_tokens=False)
+    truncated = tok(prompt + "In the text, the person says ## nothing", add_special_tokens=False)
+    with_eos = tok(prompt + "The character's emotional state is sad.", add_special_tokens=False)["input_ids"]
+    pad = [tok.pad_token_id] * 3
+    answers = tiny_processor.batch_decode(
+        [pad + finished["input_ids"], truncated["input_ids"], with_eos + [tok.eos_token_id] * 2]
+    )
+    assert answers == [
+        "The character's emotional state is happy, excited.",
+        "In the text, the person says ## nothing",
+        "The character's emotional state is sad.",
+    ]
+    assert tiny_processor.post_process(answers) == [["happy", "excited"], [], ["sad"]]
+
+
+def test_hub_config_processor_has_qwen25_ids_offline(tmp_path):
+    faces = tmp_path / "faces.npy"
+    np.save(faces, np.zeros((3, 8, 8, 3), np.uint8))
+    processor = AffectGPTProcessor.from_pretrained(REPO / "hub_configs" / "affectgpt-qwen2.5-7b")
+    assert processor.input_mode == "multiface_audio_face_text"
+    assert len(processor.tokenizer) == 151_670 and processor.tokenizer.convert_tokens_to_ids("<FaceHere>") == 151668
+    ids = processor(text=[UPSTREAM_FACE_PROMPT], faces=[str(faces)], audio=[np.zeros(100)],
+                    sampling_rate=16000)["input_ids"][0].tolist()
+    assert ids[-1] == 220 and ids.count(151668) == 1 and ids.count(151669) == 1
