@@ -1,0 +1,280 @@
+"""Hub-ready folders: Parquet shards + README.md (YAML ``configs:`` and a dataset card), so that
+``datasets.load_dataset(folder_or_repo, "mer_caption_plus")`` works; media optionally embedded.
+
+Without ``embed_media`` the folder is annotation-only (the videos are licensed: holders add them with
+:func:`attach_media`). With it, video and audio bytes are embedded (``Video``/``Audio`` with ``decode=False``) and
+``face`` holds the npy file's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import yaml
+from datasets.table import embed_table_storage
+
+from affectgpt_hf.data.builder import CITATION, PathAudio, build_dataset
+from affectgpt_hf.data.layouts import CAPTION_CONFIGS, LAYOUTS, MODEL_SUBTITLE, get_layout
+from affectgpt_hf.data.releases import MEDIA_KINDS, media_paths, report_problems, resolve_release_dir
+
+LICENSE = "cc-by-nc-4.0"
+GATING_TEXT = (
+    "MER-Caption / MER-Caption+ and the MER-UniBench sets are derived from movies, TV series and academic corpora. "
+    "Access is granted for non-commercial academic research only, under CC BY-NC 4.0 and the MER2025 End User "
+    "License Agreement (https://huggingface.co/datasets/MERChallenge/MER2025). By requesting access you agree not to "
+    "redistribute the clips, not to use them commercially, and to cite AffectGPT."
+)
+MEDIA_COLUMNS = MEDIA_KINDS
+
+
+def write_hub_folder(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    configs: Sequence[str] | None = None,
+    annotations: str | os.PathLike | None = None,
+    embed_media: bool = False,
+    skip_missing: bool = False,
+    max_shard_rows: int = 5000,
+    num_proc: int | None = None,
+) -> Path:
+    """Build ``configs`` (default: those whose tables exist in ``data_dir``) into ``out_dir`` as Parquet + README.
+
+    ``data_dir`` is one release folder or a root holding upstream's folders (``mer2025-dataset``, ...).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [get_layout(name).name for name in configs] if configs else _available_configs(data_dir, annotations)
+    if not names:
+        raise ValueError(
+            f"{data_dir}: no upstream release found; expected one of the folders/tables of {list(LAYOUTS)}"
+        )
+    stats: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="affectgpt-build-") as cache:
+        for name in names:
+            media = MEDIA_KINDS if embed_media else ()
+            built = build_dataset(
+                data_dir,
+                name,
+                annotations=annotations if name == "mer_caption" else None,
+                media=media,
+                skip_missing=skip_missing,
+                num_proc=num_proc,
+                cache_dir=cache,
+            )
+            target = out / "data" / name
+            if target.exists():
+                shutil.rmtree(target)
+            stats[name] = {}
+            for split, dataset in built.items():
+                if embed_media:
+                    dataset = _embed(dataset)
+                _write_shards(dataset, target, split, max_shard_rows)
+                stats[name][split] = len(dataset)
+    existing = _read_card_configs(out / "README.md")
+    existing.update(stats)
+    (out / "README.md").write_text(dataset_card(existing, embed_media), encoding="utf-8")
+    return out
+
+
+def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = True, token: str | None = None) -> str:
+    """Upload a built folder as a (private, by default) dataset repo; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Add MER-Caption / MER-UniBench (affectgpt dataset build)",
+    )
+    return str(getattr(info, "commit_url", info))
+
+
+def attach_media(
+    dataset: datasets.Dataset,
+    data_dir: str | os.PathLike,
+    config_name: str | None = None,
+    media: Sequence[str] = MEDIA_KINDS,
+    skip_missing: bool = False,
+) -> datasets.Dataset:
+    """Add ``video`` / ``audio`` / ``face`` path columns to an annotation-only dataset from a local release folder.
+
+    Every row's files must exist; with ``skip_missing`` rows without them are dropped with a warning naming them.
+    """
+    config_name = config_name or dataset.info.config_name
+    if not config_name or config_name not in LAYOUTS:
+        raise ValueError(f"attach_media: pass config_name= (one of {sorted(LAYOUTS)}); got {config_name!r}")
+    layout = get_layout(config_name)
+    root = resolve_release_dir(data_dir, layout.name)
+    present = [kind for kind in media if kind in dataset.column_names]
+    if present:
+        dataset = dataset.remove_columns(present)
+    paths = {kind: [] for kind in media}
+    problems, keep = [], []
+    for index, name in enumerate(dataset["name"]):
+        found = media_paths(layout, root, name)
+        missing = [found[kind] for kind in media if not os.path.isfile(found[kind])]
+        if missing:
+            problems.append((name, "missing " + ", ".join(missing)))
+            continue
+        keep.append(index)
+        for kind in media:
+            paths[kind].append(found[kind])
+    report_problems(f"attach_media {layout.name} ({root})", problems, skip_missing)
+    if len(keep) != len(dataset):
+        dataset = dataset.select(keep)
+    for kind in media:
+        dataset = dataset.add_column(kind, paths[kind])
+    casts = {"video": datasets.Video(decode=False), "audio": PathAudio(sampling_rate=16000, decode=False)}
+    for kind in media:
+        if kind in casts:
+            dataset = dataset.cast_column(kind, casts[kind])
+    return dataset
+
+
+def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool) -> str:
+    """README.md: YAML header (licence, gating, ``configs:``) and the card's sections."""
+    header = {
+        "license": LICENSE,
+        "language": ["en", "zh"],
+        "pretty_name": "MER-Caption and MER-UniBench (AffectGPT)",
+        "task_categories": ["video-text-to-text"],
+        "tags": ["emotion-recognition", "multimodal", "affective-computing"],
+        "extra_gated_prompt": GATING_TEXT,
+        "extra_gated_fields": {
+            "Name": "text",
+            "Affiliation": "text",
+            "I agree to use this dataset for non-commercial research only": "checkbox",
+        },
+        "configs": [
+            {
+                "config_name": name,
+                "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in splits],
+                **({"default": True} if name == "mer_caption_plus" else {}),
+            }
+            for name, splits in sorted(stats.items())
+        ],
+    }
+    rows = "\n".join(
+        f"| `{name}` | {LAYOUTS[name].description} | "
+        + ", ".join(f"{split}: {count:,}" for split, count in splits.items())
+        + f" | `{MODEL_SUBTITLE[name]}` |"
+        for name, splits in sorted(stats.items())
+    )
+    media_text = (
+        "Video and audio bytes are embedded (`Video(decode=False)`, `Audio(decode=False)`); `face` holds the bytes of "
+        "the OpenFace crops (`.npy`)."
+        if embed_media
+        else "This folder holds annotations only. If you hold the licensed clips, add the media columns with "
+        "`affectgpt_hf.data.attach_media(ds, RELEASE_DIR, config_name)`."
+    )
+    body = f"""
+# MER-Caption and MER-UniBench
+
+Annotations (and optionally media) of the AffectGPT training sets and its benchmark, converted from the upstream
+releases by `affectgpt dataset build` (package `affectgpt_hf`).
+
+## Configurations and statistics
+
+| config | content | rows | subtitle fed to the model |
+| --- | --- | --- | --- |
+{rows}
+
+Columns: `name`; `subtitle` (the text upstream feeds the model: Chinese for MER2024, English elsewhere),
+`subtitle_en`, `subtitle_zh` (null where the release has no such column; NaN subtitles are empty strings as
+upstream); `description` and `ov_labels` (caption sets; `ov_labels` null where the source has no label column, an
+empty list means "neutral" to upstream's loader); `emotion` or `valence` (test sets); media columns.
+
+## Media
+
+{media_text} Columns are not decoded by `datasets`; decode with `affectgpt_hf.media` or cast them to decoding features.
+
+## Usage
+
+```python
+import datasets
+ds = datasets.load_dataset("THIS_REPO_OR_FOLDER", "mer_caption_plus", split="train")
+```
+
+## Licence and access
+
+CC BY-NC 4.0, gated: {GATING_TEXT}
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n" + body
+
+
+def _available_configs(data_dir: str | os.PathLike, annotations: str | os.PathLike | None) -> list[str]:
+    names = []
+    for name, layout in LAYOUTS.items():
+        if name == "mer_caption" and annotations is None:
+            continue
+        try:
+            root = resolve_release_dir(data_dir, name)
+        except FileNotFoundError:
+            continue
+        table = layout.label_file or layout.subtitle_csv
+        if (root / table).is_file() and (name in CAPTION_CONFIGS or (root / layout.subtitle_csv).is_file()):
+            names.append(name)
+    return names
+
+
+def _embed_batch(table: pa.Table) -> pa.Table:
+    table = embed_table_storage(table)
+    if "face" in table.column_names:
+        faces = [None if path is None else Path(path).read_bytes() for path in table["face"].to_pylist()]
+        table = table.set_column(table.column_names.index("face"), "face", pa.array(faces, type=pa.binary()))
+    return table
+
+
+def _embed(dataset: datasets.Dataset) -> datasets.Dataset:
+    """Video/audio bytes into the table; ``face`` path -> npy bytes."""
+    features = dataset.features.copy()
+    if "face" in features:
+        features["face"] = datasets.Value("binary")
+    embedded = dataset.with_format("arrow").map(_embed_batch, batched=True, batch_size=64, features=features)
+    return embedded.with_format(None)
+
+
+def _write_shards(dataset: datasets.Dataset, target: Path, split: str, max_shard_rows: int) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    shards = max(1, -(-len(dataset) // max_shard_rows))
+    for index in range(shards):
+        shard = dataset.shard(num_shards=shards, index=index, contiguous=True)
+        shard.to_parquet(str(target / f"{split}-{index:05d}-of-{shards:05d}.parquet"))
+
+
+def _read_card_configs(readme: Path) -> dict[str, dict[str, int]]:
+    """Configs already in a folder's card (so building one config keeps the others listed)."""
+    if not readme.is_file():
+        return {}
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    header = yaml.safe_load(text.split("---\n", 2)[1]) or {}
+    stats: dict[str, dict[str, int]] = {}
+    for config in header.get("configs", []):
+        name = config["config_name"]
+        folder = readme.parent / "data" / name
+        if name in LAYOUTS and folder.is_dir():
+            splits = {entry["split"]: 0 for entry in config.get("data_files", [])}
+            for split in splits:
+                import pyarrow.parquet as pq
+
+                splits[split] = sum(
+                    pq.ParquetFile(path).metadata.num_rows for path in folder.glob(f"{split}-*.parquet")
+                )
+            stats[name] = splits
+    return stats
