@@ -109,6 +109,46 @@ def _build_evaluate_command(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+@command("describe")
+def _build_describe_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt describe`: clips or folders -> JSONL (name, text, labels)."""
+    parser = sub.add_parser("describe", help="describe the emotions in clips (JSONL out)")
+    parser.add_argument("paths", nargs="+", help="video files or folders of videos")
+    parser.add_argument("--model", default="runs/quickstart", help="a saved AffectGPT folder or Hub id")
+    parser.add_argument("--task", default="ov_labels", choices=["ov_labels", "description"])
+    parser.add_argument("--question", help="a free question instead of the task's")
+    parser.add_argument("--subtitles", help="CSV with columns name, subtitle (name = file stem)")
+    parser.add_argument("--faces", help="folder of OpenFace crops: NAME.npy or NAME/NAME.npy (face models)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--upstream-sampling", action="store_true", help="upstream's top_p 0.9 / T 1.0 / top_k 20")
+    parser.add_argument("--seed", type=int, default=None, help="seed for --upstream-sampling")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: as saved)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
+    parser.add_argument("--output", help="JSONL file (default: stdout)")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.describe_cli import run_describe
+
+        return run_describe(args)
+
+    parser.set_defaults(func=run)
+
+
+@command("quickstart")
+def _build_quickstart_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt quickstart`: the main job."""
+    parser = sub.add_parser("quickstart", help="the main job: a tiny AffectGPT end to end on generated clips")
+    parser.add_argument("--output-dir", default="runs/quickstart")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.quickstart import run_quickstart
+
+        return run_quickstart(args.output_dir)
+
+    parser.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

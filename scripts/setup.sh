@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up the project on a fresh clone: Debian packages, a virtual environment at .venv, the package with its dev tools.
+# torch is pinned and installed first: any open range would make pip pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: chromium (the Space's screenshot test). PyAV bundles FFmpeg, so no ffmpeg package is needed.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "setup: could not install chromium; the Space screenshot test will be skipped" >&2
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[dev,space]"

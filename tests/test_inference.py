@@ -1,0 +1,79 @@
+"""inference.describe and `affectgpt describe`: batching, corrupt clips reported and skipped, JSONL out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_clip, tiny_model
+
+from affectgpt_hf.cli import main
+from affectgpt_hf.inference import Clip, describe, generation_kwargs
+from affectgpt_hf.variants import VARIANTS, generation_config
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_processor):
+    folder = tmp_path_factory.mktemp("model")
+    model = tiny_model(seed=3)
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    tiny_processor.save_pretrained(folder)
+    return folder
+
+
+def test_batched_describe_equals_one_by_one_and_skips_bad_clips(tiny_processor, clips, tmp_path):
+    model = tiny_model(seed=3)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    items = [Clip(c.stem, video=str(c), subtitle=f"line {i}") for i, c in enumerate(clips)]
+    items.insert(1, Clip("broken", video=str(broken)))
+    together = describe(model, tiny_processor, items, batch_size=3, max_new_tokens=6, progress=False)
+    assert [r.name for r in together] == ["clip0", "broken", "clip1", "clip2"]
+    assert together[1].error and "broken.mp4" in together[1].error and together[1].text is None
+    for item, result in zip(items, together, strict=True):
+        if item.name != "broken":
+            alone = describe(model, tiny_processor, [item], batch_size=1, max_new_tokens=6, progress=False)[0]
+            assert alone.text == result.text
+    with pytest.raises(ValueError, match="broken.mp4"):
+        describe(model, tiny_processor, items[:2], skip_errors=False, max_new_tokens=2, progress=False)
+
+
+def test_upstream_sampling_arguments():
+    assert generation_kwargs(True) == {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "top_k": 20, "num_beams": 1}
+    assert generation_kwargs(False, max_new_tokens=5) == {"do_sample": False, "num_beams": 1, "max_new_tokens": 5}
+
+
+def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(2):
+        make_clip(folder / f"c{i}.mp4", seed=i)
+    (folder / "bad.mp4").write_bytes(b"")
+    subtitles = tmp_path / "subs.csv"
+    subtitles.write_text("name,subtitle\nc0,Hello there.\nc1,\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    code = main(
+        [
+            "describe",
+            str(folder),
+            "--model",
+            str(model_dir),
+            "--subtitles",
+            str(subtitles),
+            "--batch-size",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["name"] for r in records] == ["bad", "c0", "c1"]
+    assert "error" in records[0] and all(isinstance(r["text"], str) for r in records[1:])
+    assert "skipped 1 clip" in capsys.readouterr().err
+    assert main(["describe", str(tmp_path / "nowhere"), "--model", str(model_dir)]) == 2
