@@ -327,3 +327,15 @@ def test_paper_model_parameter_counts_on_meta_device(rank, lora):
     peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=32, lora_dropout=0.05, target_modules=target))
     trainable = sum(p.numel() for n, p in peft_model.named_parameters() if "lora_" in n)
     assert trainable == lora
+
+
+def test_dtype_device_map_and_sdpa_load(batch, tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    model = AffectGPTForConditionalGeneration.from_pretrained(
+        tmp_path, dtype=torch.bfloat16, device_map="auto", attn_implementation="sdpa"
+    ).eval()
+    assert model.dtype == torch.bfloat16 and model.model.vision_tower.dtype == torch.bfloat16
+    assert model.config.text_config._attn_implementation == "sdpa"
+    assert model.config.vision_config._attn_implementation == "sdpa"
+    out = model.generate(**batch, max_new_tokens=3, do_sample=False)
+    assert out.shape[0] == 2
