@@ -149,6 +149,37 @@ def _build_quickstart_command(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+@command("convert")
+def _build_convert_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt convert`: an upstream checkpoint (.pth) -> one from_pretrained folder (model, processor, card)."""
+    parser = sub.add_parser("convert", help="upstream AffectGPT .pth -> from_pretrained folder")
+    parser.add_argument("--checkpoint", required=True, help="upstream checkpoint (.pth from _save_checkpoint)")
+    parser.add_argument("--base", required=True, help="hub_configs folder: architecture, processor and generation")
+    parser.add_argument("--llm", help="causal LM id or folder (default: upstream's Qwen/Qwen2.5-7B-Instruct)")
+    parser.add_argument("--vision", help="CLIP id or folder (default: upstream's openai/clip-vit-large-patch14)")
+    parser.add_argument(
+        "--audio", help="HuBERT id or folder (default: upstream's TencentGameMate/chinese-hubert-large)"
+    )
+    parser.add_argument("--merge-lora", action="store_true", help="merge the LoRA (default: PEFT adapter in adapter/)")
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: the components' own)")
+    parser.add_argument("--output-dir", required=True, help="folder to write")
+
+    def run(args: argparse.Namespace) -> int:
+        import logging
+
+        from affectgpt_hf.convert_affectgpt_checkpoint import convert_checkpoint
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        components = {name: getattr(args, name) for name in ("llm", "vision", "audio") if getattr(args, name)}
+        out = convert_checkpoint(
+            args.checkpoint, args.base, args.output_dir, merge_lora=args.merge_lora, dtype=args.dtype, **components
+        )
+        print(f"wrote {out}")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
