@@ -8,7 +8,15 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 
-from .prompt import AUDIO_TOKEN, FACE_TOKEN, FRAME_TOKEN, INPUT_MODES, MULTI_TOKEN, modalities_of
+from .prompt import (
+    FACE_TOKEN,
+    INPUT_MODES,
+    MULTI_TOKEN,
+    modalities_of,
+    query_token_counts,
+    uses_audio_of,
+    visual_token_of,
+)
 
 # Input modes with at most one visual stream: the model has one vision tower input (`pixel_values_videos`), which is
 # faces or frames by the mode. Upstream's two-stream ablations ("faceframe", "multiface_audio_face_frame_text") and the
@@ -153,16 +161,12 @@ class AffectGPTConfig(PreTrainedConfig):
     @property
     def uses_audio(self) -> bool:
         """The audio tower runs for the audio token or the fused token."""
-        return AUDIO_TOKEN in self.modality_tokens or self.uses_multi
+        return uses_audio_of(self.input_mode)
 
     @property
     def visual_token(self) -> str | None:
         """`<FaceHere>` or `<FrameHere>`: which visual stream the mode reads (faces for multiface_* modes)."""
-        if FACE_TOKEN in self.modality_tokens or self.input_mode.startswith("multiface"):
-            return FACE_TOKEN
-        if FRAME_TOKEN in self.modality_tokens or self.input_mode.startswith("multiframe"):
-            return FRAME_TOKEN
-        return None
+        return visual_token_of(self.input_mode)
 
     @property
     def uses_video(self) -> bool:
@@ -179,12 +183,7 @@ class AffectGPTConfig(PreTrainedConfig):
 
     def query_tokens(self) -> dict[str, int]:
         """Placeholder token -> how many times the prompt repeats it."""
-        return {
-            FACE_TOKEN: self.num_video_query_tokens,
-            FRAME_TOKEN: self.num_video_query_tokens,
-            AUDIO_TOKEN: self.num_audio_query_tokens,
-            MULTI_TOKEN: self.num_multi_query_tokens,
-        }
+        return query_token_counts(self.num_video_query_tokens, self.num_audio_query_tokens, self.num_multi_query_tokens)
 
 
 __all__ = ["AffectGPTConfig", "SUPPORTED_INPUT_MODES"]

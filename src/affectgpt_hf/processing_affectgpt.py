@@ -13,16 +13,15 @@ from transformers import BatchFeature, ProcessorMixin
 
 from .media import SAMPLE_RATE, audio_clips, load_audio, load_faces, sample_video_frames
 from .prompt import (
-    AUDIO_TOKEN,
     FACE_TOKEN,
-    FRAME_TOKEN,
-    MULTI_TOKEN,
     build_chat_template,
     extract_answer,
-    modalities_of,
     parse_ov_answer,
+    query_token_counts,
     question_for,
     render_prompt,
+    uses_audio_of,
+    visual_token_of,
 )
 from .tokenizer import FULL_VOCAB, build_qwen25_tokenizer
 
@@ -68,12 +67,7 @@ class AffectGPTProcessor(ProcessorMixin):
 
     @property
     def query_tokens(self) -> dict[str, int]:
-        return {
-            FACE_TOKEN: self.num_video_query_tokens,
-            FRAME_TOKEN: self.num_video_query_tokens,
-            AUDIO_TOKEN: self.num_audio_query_tokens,
-            MULTI_TOKEN: self.num_multi_query_tokens,
-        }
+        return query_token_counts(self.num_video_query_tokens, self.num_audio_query_tokens, self.num_multi_query_tokens)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -101,11 +95,7 @@ class AffectGPTProcessor(ProcessorMixin):
         input_values [B,8,32000] (each present when the input mode uses it). Prompts are left-padded for generation."""
         if images is not None:
             raise ValueError("images= is not supported: AffectGPT reads videos (frames), faces and audio")
-        tokens = modalities_of(self.input_mode)
-        visual = FACE_TOKEN if FACE_TOKEN in tokens or self.input_mode.startswith("multiface") else None
-        if visual is None and (FRAME_TOKEN in tokens or self.input_mode.startswith("multiframe")):
-            visual = FRAME_TOKEN
-        uses_audio = AUDIO_TOKEN in tokens or MULTI_TOKEN in tokens
+        visual, uses_audio = visual_token_of(self.input_mode), uses_audio_of(self.input_mode)
         columns = {
             "text": _as_list(text, "text"),
             "videos": _as_videos(videos),

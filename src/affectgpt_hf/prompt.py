@@ -76,6 +76,27 @@ def modalities_of(input_mode: str) -> frozenset[str]:
     return frozenset(token for token in PLACEHOLDER_TOKENS if token in template)
 
 
+def visual_token_of(input_mode: str) -> str | None:
+    """`<FaceHere>` or `<FrameHere>`: the visual stream a mode reads (its token, or the multi token's source)."""
+    tokens = modalities_of(input_mode)
+    if FACE_TOKEN in tokens or input_mode.startswith("multiface"):
+        return FACE_TOKEN
+    if FRAME_TOKEN in tokens or input_mode.startswith("multiframe"):
+        return FRAME_TOKEN
+    return None
+
+
+def uses_audio_of(input_mode: str) -> bool:
+    """Whether a mode needs the audio track (for its audio token or the fused token)."""
+    tokens = modalities_of(input_mode)
+    return AUDIO_TOKEN in tokens or MULTI_TOKEN in tokens
+
+
+def query_token_counts(video: int = 1, audio: int = 1, multi: int = 1) -> dict[str, int]:
+    """Placeholder token -> how many times the prompt repeats it (one embedding per query token)."""
+    return {FACE_TOKEN: video, FRAME_TOKEN: video, AUDIO_TOKEN: audio, MULTI_TOKEN: multi}
+
+
 def render_prompt(
     input_mode: str,
     subtitle: str | None,
