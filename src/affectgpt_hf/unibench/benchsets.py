@@ -30,35 +30,30 @@ class BenchSet:
         return {"basic": (), "sentiment": ("accuracy",), "ov": ("precision", "recall")}[self.task]
 
 
+def _benchset(name: str, task: str, paper_column: str) -> BenchSet:
+    """A test set whose file facts (size, label file, label npz key, integer label names) come from its release
+    layout in `affectgpt_hf.data.layouts`, the one place they are written down."""
+    from affectgpt_hf.data.layouts import LAYOUTS
+
+    layout = next(layout for layout in LAYOUTS.values() if layout.upstream_key == name)
+    split = layout.splits.get("test")
+    # IEMOCAP's test names are Session 5 of `whole_corpus` (the 5th character of the name is the session).
+    corpus_key = {"session5": "whole_corpus", "csv": None}.get(split, split)
+    return BenchSet(name, task, layout.test_count, layout.label_file, corpus_key, layout.emotion_names, paper_column)
+
+
 DATASETS: dict[str, BenchSet] = {
     s.name: s
     for s in (
-        BenchSet("MER2023", "basic", 411, "label-6way.npz", "test1_corpus", paper_column="MER23"),
-        BenchSet("MER2024", "basic", 1169, "label-6way.npz", "test1_corpus", paper_column="MER24"),
-        BenchSet(
-            "MELD",
-            "basic",
-            2610,
-            "label.npz",
-            "test_corpus",
-            ("anger", "joy", "sadness", "neutral", "disgust", "fear", "surprise"),
-            paper_column="MELD",
-        ),
-        # IEMOCAP: upstream keeps Session 5 of `whole_corpus` (the 5th character of the name is the session).
-        BenchSet(
-            "IEMOCAPFour",
-            "basic",
-            1241,
-            "label_4way.npz",
-            "whole_corpus",
-            ("happy", "sad", "neutral", "anger"),
-            paper_column="IEMO",
-        ),
-        BenchSet("CMUMOSI", "sentiment", 686, "label.npz", "test_corpus", paper_column="MOSI"),
-        BenchSet("CMUMOSEI", "sentiment", 4659, "label.npz", "test_corpus", paper_column="MOSEI"),
-        BenchSet("SIMS", "sentiment", 457, "label.npz", "test_corpus", paper_column="SIMS"),
-        BenchSet("SIMSv2", "sentiment", 1034, "label.npz", "test_corpus", paper_column="SIMSv2"),
-        BenchSet("OVMERDPlus", "ov", 532, "ovlabel.csv", None, paper_column="OV-MERD+"),
+        _benchset("MER2023", "basic", "MER23"),
+        _benchset("MER2024", "basic", "MER24"),
+        _benchset("MELD", "basic", "MELD"),
+        _benchset("IEMOCAPFour", "basic", "IEMO"),
+        _benchset("CMUMOSI", "sentiment", "MOSI"),
+        _benchset("CMUMOSEI", "sentiment", "MOSEI"),
+        _benchset("SIMS", "sentiment", "SIMS"),
+        _benchset("SIMSv2", "sentiment", "SIMSv2"),
+        _benchset("OVMERDPlus", "ov", "OV-MERD+"),
     )
 }
 
