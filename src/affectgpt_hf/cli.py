@@ -180,6 +180,71 @@ def _build_convert_command(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+@command("benchmark")
+def _build_benchmark_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt benchmark`: MER-UniBench end to end (describe the test sets, extract, score, report)."""
+    parser = sub.add_parser("benchmark", help="MER-UniBench end to end: describe the 9 test sets, extract, score")
+    parser.add_argument("--model", help="a saved AffectGPT folder or Hub id (or the folder holding --checkpoints)")
+    parser.add_argument("--data-root", required=True, help="folder holding the upstream test-set releases")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        help="subset, e.g. MER2023 OVMERDPlus or mer2023 ov_merd_plus (default: all 9)",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        nargs="+",
+        help="several checkpoint folders (paths or names under --model): upstream's best epoch per data set",
+    )
+    parser.add_argument("--judge", help="chat model id or folder for LLM label extraction (default: offline lexicon)")
+    parser.add_argument("--judge-sampling", choices=["greedy", "upstream"], default="greedy")
+    parser.add_argument("--output-dir", default="runs/benchmark", help="report and caches (reruns continue here)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--upstream-sampling", action="store_true", help="upstream's top_p 0.9 / T 1.0 / top_k 20")
+    parser.add_argument("--seed", type=int, default=None, help="seed for --upstream-sampling")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: as saved)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (under accelerate: one per process)")
+    parser.add_argument("--upstream-npz", action="store_true", help="also write upstream's result npz files")
+    parser.add_argument("--wheel-dir", help="emotion-wheel files (default: $MER_UNIBENCH_WHEEL_DIR or the download)")
+    parser.add_argument("--cache-dir", help="datasets cache for the built test sets")
+    parser.add_argument("--limit", type=int, default=None, help="first N clips of each set (smoke runs)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+
+        config = BenchmarkConfig(
+            model=args.model,
+            data_root=args.data_root,
+            datasets=args.datasets,
+            checkpoints=args.checkpoints,
+            judge=args.judge,
+            judge_sampling=args.judge_sampling,
+            output_dir=args.output_dir,
+            batch_size=args.batch_size,
+            upstream_sampling=args.upstream_sampling,
+            seed=args.seed,
+            max_new_tokens=args.max_new_tokens,
+            dtype=args.dtype,
+            device=args.device,
+            upstream_npz=args.upstream_npz,
+            wheel_dir=args.wheel_dir,
+            cache_dir=args.cache_dir,
+            limit=args.limit,
+            progress=not args.no_progress,
+        )
+        report = run_benchmark(config)
+        if report is not None:
+            mean = report["mean"] if report["complete"] else report["mean_of_run"]
+            which = "MER-UniBench mean" if report["complete"] else f"mean of {len(report['datasets'])} sets"
+            print(f"{which}: {mean:.2f} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
+            print(f"wrote {args.output_dir}/benchmark.json, benchmark.md, benchmark.png")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,0 +1,255 @@
+"""`affectgpt benchmark`: mini releases of the 9 test sets (data/mini_release: upstream layouts, PyAV clips, real label
+vocabularies) end to end with the tiny model; resume; best epoch over two checkpoints; 2 processes = 1 process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TINY, tiny_model
+
+from affectgpt_hf import benchmark
+from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, BenchmarkConfig, load_testset, run_benchmark
+from affectgpt_hf.cli import main
+from affectgpt_hf.data.mini_release import write_mini_release
+from affectgpt_hf.inference import DescribeResult
+from affectgpt_hf.unibench import DATASETS, evaluate_dataset, load_wheels, ovmer_scores, unibench_mean
+from affectgpt_hf.variants import VARIANTS, generation_config
+
+TOKENS = 3  # max_new_tokens: the tiny model's answers only need to exist
+
+
+def _save_tiny(folder: Path, seed: int) -> Path:
+    from affectgpt_hf import AffectGPTProcessor
+
+    model = tiny_model(seed=seed)
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    AffectGPTProcessor.from_pretrained(TINY).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """A run folder with two checkpoints (different weights), as training leaves them."""
+    root = tmp_path_factory.mktemp("run")
+    _save_tiny(root / "checkpoint-10", seed=3)
+    _save_tiny(root / "checkpoint-20", seed=5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dataset")
+    for config in CONFIG_OF.values():
+        write_mini_release(root, config, count=2)
+    write_mini_release(root, "cmu_mosi", count=3)  # an odd count: uneven shards across 2 processes
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("datasets_cache")
+
+
+def _config(models, data_root, cache_dir, out, **overrides) -> BenchmarkConfig:
+    settings = dict(
+        model=str(models / "checkpoint-10"),
+        data_root=str(data_root),
+        output_dir=str(out),
+        batch_size=2,
+        max_new_tokens=TOKENS,
+        cache_dir=str(cache_dir),
+        progress=False,
+    )
+    return BenchmarkConfig(**{**settings, **overrides})
+
+
+def _scores(report: dict) -> dict:
+    return {name: entry["scores"] for name, entry in report["datasets"].items()}
+
+
+@pytest.mark.timeout(240)
+def test_all_nine_sets_end_to_end_then_rescore_without_inference(models, data_root, cache_dir, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["benchmark", "--model", str(models / "checkpoint-10"), "--data-root", str(data_root)]
+    args += ["--output-dir", str(out), "--batch-size", "2", "--max-new-tokens", str(TOKENS), "--upstream-npz"]
+    args += ["--cache-dir", str(cache_dir), "--no-progress"]
+    assert main(args) == 0
+    report = json.loads((out / "benchmark.json").read_text())
+    assert list(report["datasets"]) == list(DATASETS)
+    assert report["protocol"] == SINGLE and report["complete"]
+    primary = {n: d["scores_x100"][d["primary_metric"]] for n, d in report["datasets"].items()}
+    assert report["mean"] == round(unibench_mean(primary), 2)
+    assert report["decoding"]["mode"] == "greedy" and report["decoding"]["generate_kwargs"]["max_new_tokens"] == TOKENS
+    assert report["device"] == "cpu" and report["processes"] == 1 and "torch" in report["versions"]
+    assert report["extraction_mode"] == "offline-lexicon"
+    mosi = report["datasets"]["CMUMOSI"]
+    assert set(mosi["scores"]) == {"weighted_f1", "accuracy"} and mosi["n_clips"] == 3
+    assert set(report["datasets"]["OVMERDPlus"]["scores"]) == {"fscore", "precision", "recall"}
+    assert report["datasets"]["MER2023"]["throughput"]["checkpoint-10"]["clips_per_s"] > 0
+
+    markdown = (out / "benchmark.md").read_text()
+    for row in ("AffectGPT (A,V,T) (paper)", "Emotion-LLaMA (A,V,T) (paper)", "SALMONN (A,T)", "**this run**"):
+        assert row in markdown
+    assert "single checkpoint" in markdown and (out / "benchmark.png").stat().st_size > 1000
+
+    # per-clip records: MER2024 gets its Chinese subtitle (upstream), OV-MERD+'s empty gold becomes ['neutral']
+    mer2024 = [json.loads(x) for x in (out / "samples" / "MER2024.jsonl").read_text().splitlines()]
+    tables = {n: load_testset(data_root, DATASETS[n], str(cache_dir)) for n in ("MER2024", "CMUMOSI")}
+    assert [r["subtitle"] for r in mer2024] == [c.subtitle for c in tables["MER2024"].clips]
+    assert any("\u4e00" <= ch <= "\u9fff" for r in mer2024 for ch in r["subtitle"])
+    mosi_rows = [json.loads(x) for x in (out / "samples" / "CMUMOSI.jsonl").read_text().splitlines()]
+    assert all(isinstance(r["text"], str) and r["sentiment"] in ("positive", "negative", "neutral") for r in mosi_rows)
+
+    # upstream's npz layout scores the same through `affectgpt evaluate`'s reader
+    for name in ("CMUMOSI", "MER2023", "OVMERDPlus"):
+        folder = data_root / benchmark.LAYOUTS[CONFIG_OF[name]].folder
+        again = evaluate_dataset(out / "upstream" / f"results-{name.lower()}", name, folder)
+        assert again["scores"] == pytest.approx(report["datasets"][name]["scores"], nan_ok=True)
+
+    # a re-score loads no model and runs no inference
+    def no_model(*args, **kwargs):
+        raise AssertionError("re-score must not load a model")
+
+    monkeypatch.setattr(benchmark, "load_model", no_model)
+    (out / "benchmark.json").unlink()
+    assert main(args) == 0
+    rescored = json.loads((out / "benchmark.json").read_text())
+    assert _scores(rescored) == _scores(report)
+
+    # cached answers were made with other settings: refuse to mix them
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        run_benchmark(_config(models, data_root, cache_dir, out, max_new_tokens=TOKENS + 1))
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.timeout(180)
+def test_resume_after_interruption_skips_finished_sets(models, data_root, cache_dir, tmp_path):
+    sets = ["mer2023", "ov_merd_plus"]  # config names work as well as upstream keys
+    reference = run_benchmark(_config(models, data_root, cache_dir, tmp_path / "whole", datasets=sets))
+
+    def interrupt(dataset: str, tag: str) -> None:
+        raise Stop(dataset)
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Stop, match="MER2023"):
+        run_benchmark(_config(models, data_root, cache_dir, out, datasets=sets), on_dataset_done=interrupt)
+    assert (out / "predictions" / "checkpoint-10" / "MER2023.jsonl").is_file()
+    assert not (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").exists()
+    # a half-written line (killed mid-write) is dropped and its clip described again
+    with (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").open("w") as handle:
+        handle.write('{"name": "sample_00000100", "te')
+
+    described: list[str] = []
+
+    def counting(model, processor, clips, **kwargs):
+        described.extend(clip.name for clip in clips)
+        return benchmark.describe(model, processor, clips, **kwargs)
+
+    resumed = run_benchmark(_config(models, data_root, cache_dir, out, datasets=sets), describe_fn=counting)
+    ov_names = [c.name for c in load_testset(data_root, DATASETS["OVMERDPlus"], str(cache_dir)).clips]
+    assert described == ov_names  # nothing of the finished MER2023
+    assert _scores(resumed) == _scores(reference)
+    for name in ("MER2023", "OVMERDPlus"):
+        a = (tmp_path / "whole" / "samples" / f"{name}.jsonl").read_text()
+        assert (out / "samples" / f"{name}.jsonl").read_text() == a
+
+
+@pytest.mark.timeout(180)
+def test_best_epoch_picks_the_checkpoint_per_dataset(models, data_root, cache_dir, tmp_path):
+    """checkpoint-10 answers MELD right and OV-MERD+ wrong, checkpoint-20 the reverse (answers are scripted; the
+    checkpoints are real folders, loaded as usual)."""
+    sets = ["MELD", "OVMERDPlus"]
+    gold, set_of = {}, {}
+    for name in sets:
+        for clip_name, value in load_testset(data_root, DATASETS[name], str(cache_dir)).references.items():
+            gold[clip_name] = value if isinstance(value, list) else [value]
+            set_of[clip_name] = name
+    right_set = {"checkpoint-10": "MELD", "checkpoint-20": "OVMERDPlus"}
+
+    def scripted(model, processor, clips, **kwargs):
+        tag = Path(model.name_or_path).name
+        answers = []
+        for clip in clips:
+            labels = gold[clip.name] if set_of[clip.name] == right_set[tag] else ["nothing"]
+            answers.append(DescribeResult(clip.name, text=f"The character's emotional state is {', '.join(labels)}."))
+        return answers
+
+    out = tmp_path / "best"
+    checkpoints = ["checkpoint-10", "checkpoint-20"]
+    config = _config(models, data_root, cache_dir, out, model=str(models), checkpoints=checkpoints, datasets=sets)
+    config.upstream_npz = True
+    report = run_benchmark(config, describe_fn=scripted)
+    assert report["protocol"] == BEST_EPOCH
+    meld, ov = report["datasets"]["MELD"], report["datasets"]["OVMERDPlus"]
+    assert meld["checkpoint"] == "checkpoint-10" and ov["checkpoint"] == "checkpoint-20"
+    assert meld["scores"]["hit_rate"] == 1.0 and meld["per_checkpoint"]["checkpoint-20"]["hit_rate"] == 0.0  # x100
+    assert ov["scores"]["fscore"] == pytest.approx(1.0) and ov["per_checkpoint"]["checkpoint-10"]["fscore"] == 0.0
+    assert "Primary metric per checkpoint" in (out / "benchmark.md").read_text()
+    # `affectgpt evaluate` on the upstream-layout folder makes the same choice (epochs 10 and 20)
+    again = evaluate_dataset(out / "upstream" / "results-meld", "MELD", data_root / "meld-process")
+    assert again["best_epoch"] == "checkpoint_000010" and again["scores"]["hit_rate"] == 1.0
+
+
+@pytest.mark.timeout(180)
+def test_two_processes_give_the_single_process_report(models, data_root, cache_dir, tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` on CPU (accelerate's elastic launcher; the runner asks for
+    a CPU PartialState, which forms a gloo group). accelerate 1.15's MULTI_CPU config / `--cpu` start one process
+    without mpirun, so they are not used here."""
+    sets = ["MER2023", "CMUMOSI"]
+    single = run_benchmark(_config(models, data_root, cache_dir, tmp_path / "one", datasets=sets))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    out = tmp_path / "two"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+    command += ["-m", "affectgpt_hf.cli", "benchmark", "--model", str(models / "checkpoint-10")]
+    command += ["--data-root", str(data_root), "--datasets", *sets, "--output-dir", str(out), "--batch-size", "2"]
+    command += ["--max-new-tokens", str(TOKENS), "--cache-dir", str(cache_dir), "--no-progress"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 process(es)" in done.stdout
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["processes"] == 2
+    assert _scores(report) == _scores(single)
+    for name in sets:
+        folder = out / "predictions" / "checkpoint-10"
+        assert not list(folder.glob(f"{name}.rank*.jsonl"))  # parts merged
+        assert (folder / f"{name}.jsonl").read_text() == (
+            tmp_path / "one" / folder.relative_to(out) / f"{name}.jsonl"
+        ).read_text()
+
+
+@pytest.mark.timeout(60)
+def test_dataset_and_checkpoint_arguments(models, tmp_path):
+    specs = benchmark.resolve_datasets(["ov_merd_plus", "MER2023", "mer2023"])
+    assert [s.name for s in specs] == ["MER2023", "OVMERDPlus"]  # Table 2 order, no duplicates
+    with pytest.raises(ValueError, match="expected one of"):
+        benchmark.resolve_datasets(["mer2099"])
+    assert benchmark.resolve_checkpoints(str(models), ["checkpoint-10", str(models / "checkpoint-20")]) == [
+        ("checkpoint-10", str(models / "checkpoint-10")),
+        ("checkpoint-20", str(models / "checkpoint-20")),
+    ]
+    with pytest.raises(FileNotFoundError, match="checkpoint-99"):
+        benchmark.resolve_checkpoints(str(models), ["checkpoint-99"])
+    with pytest.raises(ValueError, match="--model"):
+        benchmark.resolve_checkpoints(None, None)
+    assert main(["benchmark", "--model", str(models), "--data-root", str(tmp_path / "none")]) == 2
+
+
+def test_empty_ovmerd_gold_as_neutral_changes_no_score():
+    """Upstream reads an empty OV-MERD+ openset as ['neutral']; neutral maps to no sector on any wheel, so the
+    sample is excluded either way."""
+    wheels = load_wheels()
+    assert wheels.bits.get("neutral", 0) == 0
+    predictions = [["angry"], ["happy"], ["sad"]]
+    with_empty = ovmer_scores(predictions, [["angry"], ["sad"], []], wheels)
+    with_neutral = ovmer_scores(predictions, [["angry"], ["sad"], ["neutral"]], wheels)
+    assert with_empty == with_neutral
