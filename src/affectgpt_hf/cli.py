@@ -180,6 +180,66 @@ def _build_convert_command(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+@command("train")
+def _build_train_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt train --config CONFIG.yaml [--field value ...]`: TRL SFT (TrlParser: SFTConfig + model + data)."""
+    # TrlParser owns every option (and --help), so this sub-parser only forwards them: "+" as its prefix keeps
+    # argparse from reading "--config" itself.
+    parser = sub.add_parser(
+        "train",
+        help="TRL SFT: --config CONFIG.yaml [--field value ...] (train --help lists the fields)",
+        prefix_chars="+",
+        add_help=False,
+    )
+    parser.add_argument("train_args", nargs=argparse.REMAINDER)
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.training import parse_train_args, train
+
+        model_args, data_args, training_args = parse_train_args(args.train_args)
+        out = train(model_args, data_args, training_args)
+        print(f"wrote {out}")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+@command("cache-features")
+def _build_cache_features_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt cache-features`: run the frozen towers once over a data set -> a `save_to_disk` folder."""
+    parser = sub.add_parser("cache-features", help="run the frozen CLIP/HuBERT towers once -> cached feature columns")
+    parser.add_argument("--model", required=True, help="AffectGPT folder or Hub id (a hub_configs folder: random)")
+    parser.add_argument("--dataset", required=True, help="upstream release, built Hub folder or save_to_disk folder")
+    parser.add_argument("--output", required=True, help="output folder (datasets.save_to_disk)")
+    parser.add_argument("--vision", help="CLIP id or folder (with --model a hub_configs folder: real towers)")
+    parser.add_argument("--audio", help="HuBERT id or folder (as --vision)")
+    parser.add_argument("--config", default="mer_caption_plus", help="data set config (default mer_caption_plus)")
+    parser.add_argument("--split", default="train", help="split (default train)")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per tower batch (default 8)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of a random init (keep it equal to training's)")
+    parser.add_argument("--drop-media", action="store_true", help="drop the video/audio/face cells from the output")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.training.features import cache_features_command
+
+        out = cache_features_command(
+            args.model,
+            args.dataset,
+            args.output,
+            vision=args.vision,
+            audio=args.audio,
+            config_name=args.config,
+            split=args.split,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            keep_media=not args.drop_media,
+        )
+        print(f"wrote {out}")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
 @command("benchmark")
 def _build_benchmark_command(sub: argparse._SubParsersAction) -> None:
     """`affectgpt benchmark`: MER-UniBench end to end (describe the test sets, extract, score, report)."""

@@ -1,0 +1,163 @@
+"""The encoder feature cache: run the frozen CLIP and HuBERT towers once over a data set (`datasets.map`).
+
+The towers are frozen and kept in eval mode, so their per-frame / per-clip features (`get_video_features`,
+`get_audio_features`, before pooling) are the same at every epoch; training reads them as the model's
+`video_features=` / `audio_features=` arguments and never runs the towers again (DESIGN.md, "Encoder features").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import datasets
+import torch
+
+from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
+from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
+from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
+
+FEATURES_INFO = "affectgpt_features.json"
+
+
+def towers_checksum(model) -> float:
+    """A fingerprint of the frozen towers (sum of their parameters in float64): training warns on a mismatch."""
+    core = model.model if hasattr(model, "model") else model
+    total = 0.0
+    for tower in (core.vision_tower, core.audio_tower):
+        if tower is not None:
+            total += float(sum(p.detach().double().sum() for p in tower.parameters()))
+    return total
+
+
+@torch.no_grad()
+def encode_batch(model, processor, batch: dict) -> dict:
+    """Features of one batch of rows (columns as lists): video [n, frames, dim] and/or audio [n, clips, dim]."""
+    config = model.config
+    count = len(batch["name"])
+    videos = [media_source(value) for value in batch["video"]] if "video" in batch else None
+    audio = [media_source(value) for value in batch["audio"]] if "audio" in batch else None
+    faces = batch.get("face")
+    inputs = processor(text=["."] * count, videos=videos, audio=audio, faces=faces, return_tensors="pt")
+    core = model.model if hasattr(model, "model") else model
+    tower = core.vision_tower if core.vision_tower is not None else core.audio_tower
+    device = next(tower.parameters()).device
+    out = {}
+    if config.uses_video:
+        pixels = inputs["pixel_values_videos"].to(device)
+        out[VIDEO_FEATURES] = model.get_video_features(pixels).float().cpu().numpy()
+    if config.uses_audio:
+        values = inputs["input_values"].to(device)
+        out[AUDIO_FEATURES] = model.get_audio_features(values).float().cpu().numpy()
+    return out
+
+
+def cache_features(
+    model, processor, dataset: datasets.Dataset, batch_size: int = 8, keep_media: bool = True
+) -> datasets.Dataset:
+    """`dataset` plus `video_features` / `audio_features` columns (float32 arrays) from the model's frozen towers.
+
+    ``keep_media=False`` drops the video/audio/face cells (training then needs only the cache).
+    """
+    if "name" not in dataset.column_names:
+        raise ValueError(f"the data set has columns {dataset.column_names}; expected a MER-Caption table with 'name'")
+    config = model.config
+    features = dataset.features.copy()
+    if config.uses_video:
+        shape = (config.num_frames, config.vision_config.projection_dim)
+        features[VIDEO_FEATURES] = datasets.Array2D(shape, "float32")
+    if config.uses_audio:
+        features[AUDIO_FEATURES] = datasets.Array2D(
+            (config.num_audio_clips, config.audio_config.hidden_size), "float32"
+        )
+    model.eval()
+    cached = dataset.map(
+        lambda batch: encode_batch(model, processor, batch),
+        batched=True,
+        batch_size=batch_size,
+        features=features,
+        desc="encoder features",
+    )
+    if not keep_media:
+        cached = cached.remove_columns([c for c in ("video", "audio", "face") if c in cached.column_names])
+    return cached
+
+
+def write_features_info(output_dir: str | os.PathLike, model, source: str) -> None:
+    """Record which towers made a cache (`affectgpt_features.json` beside the saved data set)."""
+    info = {"model": source, "input_mode": model.config.input_mode, "towers_checksum": towers_checksum(model)}
+    (Path(output_dir) / FEATURES_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def read_features_info(dataset_dir: str | os.PathLike) -> dict | None:
+    path = Path(dataset_dir) / FEATURES_INFO
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def load_towers(
+    model: str, vision: str | None = None, audio: str | None = None, seed: int = 42
+) -> AffectGPTForConditionalGeneration:
+    """A model whose towers are real: `model`'s weights, or (with `vision` / `audio`) pretrained CLIP / HuBERT in a
+    model built on the meta device from `model`'s config (the language model is never loaded). A config-only folder
+    without `vision` / `audio` gives the seeded random init that `affectgpt train` makes with the same seed."""
+    from transformers import AutoModel, CLIPVisionModelWithProjection, set_seed
+
+    from affectgpt_hf.training.arguments import ModelArguments
+    from affectgpt_hf.training.trainer import build_model
+
+    if vision is None and audio is None:
+        set_seed(seed)
+        return build_model(ModelArguments(model_name_or_path=model, use_lora=False))
+    settings = AffectGPTConfig.from_pretrained(model).to_dict()
+    vision_model = CLIPVisionModelWithProjection.from_pretrained(vision) if vision else None
+    audio_model = AutoModel.from_pretrained(audio) if audio else None
+    if vision_model is not None:
+        settings["vision_config"] = vision_model.config.to_dict()
+    if audio_model is not None:
+        settings["audio_config"] = audio_model.config.to_dict()
+    config = AffectGPTConfig(**settings)
+    for needed, component, name in (
+        (config.uses_video, vision_model, "vision"),
+        (config.uses_audio, audio_model, "audio"),
+    ):
+        if needed and component is None:
+            raise ValueError(f"input_mode {config.input_mode!r} needs a {name} tower: pass --{name} ID_OR_FOLDER")
+    with torch.device("meta"):
+        built = AffectGPTForConditionalGeneration(config)
+    built.model.vision_tower, built.model.audio_tower = vision_model, audio_model
+    built.model.freeze_towers()
+    return built
+
+
+def cache_features_command(
+    model: str,
+    dataset_dir: str,
+    output_dir: str,
+    vision: str | None = None,
+    audio: str | None = None,
+    config_name: str = "mer_caption_plus",
+    split: str = "train",
+    batch_size: int = 8,
+    seed: int = 42,
+    keep_media: bool = True,
+) -> Path:
+    """`affectgpt cache-features`: towers of `model` over the rows of `dataset_dir` -> `output_dir` (save_to_disk)."""
+    from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
+    from affectgpt_hf.training.arguments import DataArguments
+    from affectgpt_hf.training.trainer import load_training_dataset
+
+    rows = load_training_dataset(
+        DataArguments(dataset_dir=dataset_dir, dataset_config=config_name, dataset_split=split)
+    )
+    towers = load_towers(model, vision=vision, audio=audio, seed=seed)
+    if torch.cuda.is_available():  # only the towers run
+        for tower in (towers.model.vision_tower, towers.model.audio_tower):
+            if tower is not None:
+                tower.to("cuda")
+    processor = AffectGPTProcessor.from_pretrained(model)
+    cached = cache_features(towers, processor, rows, batch_size=batch_size, keep_media=keep_media)
+    out = Path(output_dir)
+    cached.save_to_disk(str(out))
+    write_features_info(out, towers, model)
+    return out

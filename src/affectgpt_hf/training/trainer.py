@@ -1,0 +1,280 @@
+"""The SFT recipe: build AffectGPT, apply upstream's LoRA, train with TRL's `SFTTrainer`, save a loadable folder.
+
+Upstream (spec §1.1, §1.5): frozen CLIP and HuBERT; LoRA r=16, alpha 32, dropout 0.05 on q/k/v/o/gate/up/down of
+the language model; pooling, pre-fusion and projectors fully trained; AdamW, weight decay 0.05 except biases and
+1-D parameters; `linear_warmup_cosine_lr` from 1e-6 to 1e-5 over 5,000 steps, then constant (init_lr == min_lr).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from pathlib import Path
+
+import datasets
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import GenerationConfig, TrainerCallback, set_seed
+from trl import SFTTrainer
+
+from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
+from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
+from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
+from affectgpt_hf.training.arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
+from affectgpt_hf.training.collator import AffectGPTSFTCollator
+from affectgpt_hf.training.features import read_features_info, towers_checksum
+
+logger = logging.getLogger(__name__)
+
+HEAD_MODULES = ("video_pooler", "video_projector", "audio_pooler", "audio_projector", "av_fusion", "fusion_projector")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+_SUB_CONFIGS = ("vision_config", "audio_config", "text_config")
+
+
+# ------------------------------------------------------------------------------------------------------------- model
+def _has_weights(path: str) -> bool:
+    return not os.path.isdir(path) or any(os.path.exists(os.path.join(path, name)) for name in WEIGHT_FILES)
+
+
+def build_model(model_args: ModelArguments) -> AffectGPTForConditionalGeneration:
+    """The model to train: pretrained components (`llm`/`vision`/`audio`, settings from `model_name_or_path`'s
+    config), a folder with weights, or a hub_configs folder without weights (random init: the tiny variant).
+    Seed first (`transformers.set_seed`) for a reproducible random init."""
+    dtype = model_args.model_dtype
+    if model_args.llm is not None:
+        settings = {}
+        if model_args.model_name_or_path is not None:
+            config = AffectGPTConfig.from_pretrained(model_args.model_name_or_path).to_dict()
+            own = set(AffectGPTConfig.__annotations__) - set(_SUB_CONFIGS)
+            settings = {key: value for key, value in config.items() if key in own}
+        return AffectGPTForConditionalGeneration.from_components(
+            llm=model_args.llm, vision=model_args.vision, audio=model_args.audio, dtype=dtype, **settings
+        )
+    if model_args.model_name_or_path is None:
+        raise ValueError("give model_name_or_path (a folder or Hub id) or llm= (with vision= / audio=)")
+    path = model_args.model_name_or_path
+    if _has_weights(path):
+        load = {"dtype": dtype} if dtype is not None else {}
+        return AffectGPTForConditionalGeneration.from_pretrained(path, **load)
+    logger.warning("%s has a config but no weights: the model starts from random weights", path)
+    model = AffectGPTForConditionalGeneration(AffectGPTConfig.from_pretrained(path))
+    return model.to(getattr(torch, dtype)) if dtype else model
+
+
+def build_processor(model_args: ModelArguments, config: AffectGPTConfig) -> AffectGPTProcessor:
+    """The processor saved with the model folder, or upstream's preprocessing with Qwen2.5's tokenizer."""
+    if model_args.model_name_or_path is not None:
+        return AffectGPTProcessor.from_pretrained(model_args.model_name_or_path)
+    return AffectGPTProcessor.from_settings(input_mode=config.input_mode)
+
+
+def head_module_names(model: AffectGPTForConditionalGeneration) -> list[str]:
+    """Full names of the pooling, fusion and projector modules this config has (PEFT matches by suffix)."""
+    return [
+        f"model.{name}"
+        for name in HEAD_MODULES
+        if getattr(model.model, name, None) is not None and any(True for _ in getattr(model.model, name).parameters())
+    ]
+
+
+def prepare_trainable(model: AffectGPTForConditionalGeneration, model_args: ModelArguments):
+    """LoRA on the language model + trainable heads (upstream), or everything but the towers (`use_lora: false`)."""
+    model.model.freeze_towers()
+    if not model_args.use_lora:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=model_args.lora_target_modules,
+        modules_to_save=head_module_names(model),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def upcast_trainable(model: torch.nn.Module) -> None:
+    """Trainable parameters in fp32 under autocast (as upstream's AMP: half-precision frozen weights, fp32 updates;
+    fp16's gradient scaler refuses half-precision parameters)."""
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+
+
+# --------------------------------------------------------------------------------------------------------------- data
+def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
+    """Rows from a `save_to_disk` folder (a feature cache), a Hub-ready folder, or an upstream release folder."""
+    if data_args.dataset_dir is None:
+        raise ValueError("dataset_dir is not set; expected a data set folder or an upstream MER-Caption release")
+    folder = Path(data_args.dataset_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset_dir {folder} is not a folder")
+    if (folder / "state.json").exists() or (folder / "dataset_dict.json").exists():
+        dataset = datasets.load_from_disk(str(folder))
+        if isinstance(dataset, datasets.DatasetDict):
+            dataset = dataset[data_args.dataset_split]
+    elif (folder / "README.md").exists():
+        dataset = datasets.load_dataset(str(folder), data_args.dataset_config, split=data_args.dataset_split)
+    else:
+        from affectgpt_hf.data.builder import load_mer_caption
+
+        dataset = load_mer_caption(folder, data_args.dataset_config, split=data_args.dataset_split)
+    if "name" not in dataset.column_names or not {"description", "ov_labels"} & set(dataset.column_names):
+        raise ValueError(
+            f"{folder} has columns {dataset.column_names}; expected a MER-Caption table (name, subtitle, description "
+            "and/or ov_labels, media or cached features)"
+        )
+    if data_args.max_train_samples is not None:
+        dataset = dataset.select(range(min(data_args.max_train_samples, len(dataset))))
+    return dataset
+
+
+# ------------------------------------------------------------------------------------------------------------ trainer
+def upstream_lr_factor(step: int, lr: float, start_lr: float, min_lr: float, warmup: int, total: int) -> float:
+    """Upstream's `linear_warmup_cosine_lr` as a multiple of `lr`: linear from start_lr to lr over `warmup` steps,
+    then cosine from lr to min_lr over the remaining steps (per step; upstream's cosine is per 5,000-step epoch,
+    the same curve when min_lr == lr, its setting)."""
+    if step < warmup:
+        return (start_lr + (lr - start_lr) * step / max(warmup, 1)) / lr
+    progress = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return (min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))) / lr
+
+
+class EpochCallback(TrainerCallback):
+    """Tells the collator which epoch starts, so each sample's hybrid question is drawn from (seed, epoch, name)."""
+
+    def __init__(self, collator: AffectGPTSFTCollator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(math.floor((state.epoch or 0.0) + 1e-6))
+
+
+class AffectGPTTrainer(SFTTrainer):
+    """`SFTTrainer` with upstream's scheduler (`warmup_start_lr`) and weight-decay split (no decay for biases and
+    1-D parameters)."""
+
+    def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
+        return [name for name, param in model.named_parameters() if param.ndim >= 2 and "bias" not in name]
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        args = self.args
+        if self.lr_scheduler is None and getattr(args, "warmup_start_lr", None) is not None:
+            lr = args.learning_rate
+            factor = functools.partial(
+                upstream_lr_factor,
+                lr=lr,
+                start_lr=args.warmup_start_lr,
+                min_lr=lr if args.min_lr is None else args.min_lr,
+                warmup=args.get_warmup_steps(num_training_steps),
+                total=num_training_steps,
+            )
+            self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
+            self._created_lr_scheduler = True
+        return super().create_scheduler(num_training_steps, optimizer)
+
+
+# ------------------------------------------------------------------------------------------------------------- saving
+def save_trained(trainer: SFTTrainer, output_dir: str | os.PathLike, model_args: ModelArguments, processor) -> Path:
+    """`output_dir`: the full model (LoRA merged) + processor, loadable with `from_pretrained`; `output_dir/adapter`:
+    the PEFT adapter (LoRA + trained heads) when LoRA was used."""
+    out = Path(output_dir)
+    if not model_args.use_lora:
+        trainer.save_model(str(out))  # the model, and the processor (the trainer's processing_class)
+        return out
+    adapter_dir = out / "adapter"
+    trainer.save_model(str(adapter_dir))  # gathers sharded (FSDP / DeepSpeed) adapters
+    if trainer.accelerator.is_main_process:
+        if trainer.is_fsdp_enabled:  # shards cannot be merged in place: merge the saved adapter into a fresh base
+            from peft import PeftModel
+
+            set_seed(trainer.args.seed)  # the same base as training's (a config-only folder starts random)
+            merged = PeftModel.from_pretrained(build_model(model_args), adapter_dir).merge_and_unload()
+        else:
+            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        if model_args.model_dtype:  # heads trained in fp32 under autocast: one dtype in the released folder
+            merged.to(getattr(torch, model_args.model_dtype))
+        merged.save_pretrained(out)
+        processor.save_pretrained(out)
+    trainer.accelerator.wait_for_everyone()
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------- main
+def build_trainer(
+    model_args: ModelArguments, data_args: DataArguments, training_args: AffectGPTSFTConfig
+) -> AffectGPTTrainer:
+    """Model, data, collator and `AffectGPTTrainer`, ready for `.train()`."""
+    training_args.remove_unused_columns = False
+    training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+    set_seed(training_args.seed)
+    dataset = load_training_dataset(data_args)
+    model = build_model(model_args)
+    _check_feature_cache(data_args, model)
+    processor = build_processor(model_args, model.config)
+    if model_args.model_name_or_path and os.path.isfile(
+        os.path.join(model_args.model_name_or_path, "generation_config.json")
+    ):
+        model.generation_config = GenerationConfig.from_pretrained(model_args.model_name_or_path)
+    model = prepare_trainable(model, model_args)
+    if training_args.bf16 or training_args.fp16:
+        upcast_trainable(model)
+    collator = AffectGPTSFTCollator(
+        processor,
+        seed=training_args.seed,
+        max_length=training_args.max_length,
+        dataset=dataset,
+        max_redraws=data_args.max_redraws,
+    )
+    return AffectGPTTrainer(
+        model=model,
+        args=training_args,
+        data_collator=collator,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[EpochCallback(collator)],
+    )
+
+
+def _check_feature_cache(data_args: DataArguments, model) -> None:
+    info = read_features_info(data_args.dataset_dir) if data_args.dataset_dir else None
+    if info is None:
+        return
+    checksum = towers_checksum(model)
+    if not math.isclose(info["towers_checksum"], checksum, rel_tol=1e-6, abs_tol=1e-6):
+        logger.warning(
+            "the cached features in %s were made by towers with checksum %r (%s), but this model's towers give %r: "
+            "training would feed features of other towers than the saved model has",
+            data_args.dataset_dir,
+            info["towers_checksum"],
+            info.get("model"),
+            checksum,
+        )
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args: AffectGPTSFTConfig) -> Path:
+    """Run the SFT recipe end to end; `resume_from_checkpoint` takes a checkpoint folder, or `true` / `last` for the
+    newest one in output_dir. Returns the output folder."""
+    trainer = build_trainer(model_args, data_args, training_args)
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("true", "last"):
+        resume = True  # the newest checkpoint-* in output_dir
+    trainer.train(resume_from_checkpoint=resume)
+    return save_trained(trainer, training_args.output_dir, model_args, trainer.processing_class)
+
+
+def parse_train_args(argv: list[str] | None = None):
+    """`--config CONFIG.yaml [--field value ...]` -> (ModelArguments, DataArguments, AffectGPTSFTConfig)."""
+    from trl import TrlParser
+
+    parser = TrlParser((ModelArguments, DataArguments, AffectGPTSFTConfig), prog="affectgpt train")
+    return parser.parse_args_and_config(args=argv)
