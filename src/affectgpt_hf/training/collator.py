@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from affectgpt_hf.data.sft import pick_pair
-from affectgpt_hf.prompt import AUDIO_TOKEN, FACE_TOKEN, FRAME_TOKEN, MULTI_TOKEN, format_training_target, render_prompt
+from affectgpt_hf.prompt import format_training_target, render_prompt, uses_audio_of, visual_token_of
 
 IGNORE_INDEX = -100
 VIDEO_FEATURES, AUDIO_FEATURES = "video_features", "audio_features"
@@ -68,17 +68,10 @@ class AffectGPTSFTCollator:
         self.max_length = max_length
         self.dataset = dataset
         self.max_redraws = max_redraws
-        tokens = {
-            token for token in (AUDIO_TOKEN, FACE_TOKEN, FRAME_TOKEN, MULTI_TOKEN) if token in self._template_tokens()
-        }
-        multiface = processor.input_mode.startswith(("multiface", "multiframe"))
-        self.needs_video = bool(tokens & {FACE_TOKEN, FRAME_TOKEN, MULTI_TOKEN}) or multiface
-        self.needs_audio = bool(tokens & {AUDIO_TOKEN, MULTI_TOKEN})
+        self.needs_video = visual_token_of(processor.input_mode) is not None
+        self.needs_audio = uses_audio_of(processor.input_mode)
         if self.tokenizer.bos_token_id is None or self.tokenizer.pad_token_id is None:
             raise ValueError("the processor's tokenizer needs bos (<|im_start|>) and pad (<|im_end|>) tokens")
-
-    def _template_tokens(self) -> str:
-        return render_prompt(self.processor.input_mode, subtitle="", question="")
 
     # ------------------------------------------------------------------------------------------------------ text
     def encode(self, row: Mapping) -> tuple[list[int], list[int], str]:
