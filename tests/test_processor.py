@@ -71,8 +71,9 @@ def test_apply_chat_template_on_saved_folder_decodes_with_media_py(tmp_path, cli
         }
     ]
     out = loaded.apply_chat_template(messages, tokenize=True, return_dict=True, task="description")
-    direct = processor(videos=[str(clips[1])], audio=[str(clips[2])], subtitles=["I told you already."],
-                       task="description")
+    direct = processor(
+        videos=[str(clips[1])], audio=[str(clips[2])], subtitles=["I told you already."], task="description"
+    )
     for key in ("input_ids", "attention_mask", "pixel_values_videos", "input_values"):
         torch.testing.assert_close(out[key], direct[key])
 
@@ -168,6 +169,7 @@ def test_hub_config_processor_has_qwen25_ids_offline(tmp_path):
     processor = AffectGPTProcessor.from_pretrained(REPO / "hub_configs" / "affectgpt-qwen2.5-7b")
     assert processor.input_mode == "multiface_audio_face_text"
     assert len(processor.tokenizer) == 151_670 and processor.tokenizer.convert_tokens_to_ids("<FaceHere>") == 151668
-    ids = processor(text=[UPSTREAM_FACE_PROMPT], faces=[str(faces)], audio=[np.zeros(100)],
-                    sampling_rate=16000)["input_ids"][0].tolist()
+    ids = processor(text=[UPSTREAM_FACE_PROMPT], faces=[str(faces)], audio=[np.zeros(100)], sampling_rate=16000)[
+        "input_ids"
+    ][0].tolist()
     assert ids[-1] == 220 and ids.count(151668) == 1 and ids.count(151669) == 1

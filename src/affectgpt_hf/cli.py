@@ -137,14 +137,61 @@ def _build_describe_command(sub: argparse._SubParsersAction) -> None:
 
 @command("quickstart")
 def _build_quickstart_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt quickstart`: the main job."""
-    parser = sub.add_parser("quickstart", help="the main job: a tiny AffectGPT end to end on generated clips")
-    parser.add_argument("--output-dir", default="runs/quickstart")
+    """`affectgpt quickstart`: the main job (toy data -> train the tiny model -> describe held-out clips -> scores)."""
+    parser = sub.add_parser(
+        "quickstart", help="the main job: train a tiny AffectGPT on generated clips, describe held-out ones, score"
+    )
+    parser.add_argument("--output-dir", default="runs/quickstart", help="model, report.json/.md/.png (and work/)")
+    parser.add_argument("--reduced", action="store_true", help="a small, quick run (fewer clips and epochs)")
+    parser.add_argument("--n", type=int, default=None, help="number of toy clips (default 200; --reduced 60)")
+    parser.add_argument("--epochs", type=float, default=None, help="training epochs over the training clips")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the toy data and the random towers")
 
     def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.quickstart import run_quickstart
+        import dataclasses
 
-        return run_quickstart(args.output_dir)
+        from affectgpt_hf.quickstart import QuickstartSettings, run_quickstart
+
+        settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
+        overrides = {key: getattr(args, key) for key in ("n", "epochs", "seed") if getattr(args, key) is not None}
+        run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides))
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+@command("toy-data")
+def _build_toy_data_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt toy-data`: the generated toy emotion set, in the MER-Caption+ release layout."""
+    parser = sub.add_parser("toy-data", help="generate the toy emotion set (MER-Caption+ layout)")
+    parser.add_argument("--out", required=True, help="output folder (the release lands in OUT/mer2025-dataset)")
+    parser.add_argument("--n", type=int, default=200, help="number of clips (default 200)")
+    parser.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.data.toy import write_toy_release
+
+        root = write_toy_release(args.out, n=args.n, seed=args.seed)
+        print(f"wrote {args.n} clips to {root}; read it with affectgpt_hf.data.load_mer_caption({str(root)!r})")
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+@command("demo")
+def _build_demo_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt demo`: the Space's Gradio app, locally."""
+    parser = sub.add_parser("demo", help="the Gradio demo (the Space) on this machine")
+    parser.add_argument("--model", default=None, help="folder or Hub id (default: $AFFECTGPT_MODEL or runs/quickstart)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.demo import launch
+
+        launch(args)
+        return 0
 
     parser.set_defaults(func=run)
 

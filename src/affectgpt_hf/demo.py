@@ -1,0 +1,264 @@
+"""The Gradio demo behind `affectgpt demo` and the Space (spaces/affectgpt/app.py): upload a clip (video, optional
+separate audio), a subtitle and a task or a free question; get the answer, its emotion labels and a chart of the
+emotion-wheel sectors those labels fall in (MER-UniBench's five wheels, level 1).
+
+The model is loaded once (a folder or Hub id). ZeroGPU's ``@spaces.GPU`` wraps the analysis when the ``spaces``
+package is installed (on a Space); elsewhere the model runs on CUDA when there is one, else on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "runs/quickstart"
+ENV_MODEL = "AFFECTGPT_MODEL"
+TASKS = {"ov_labels": "Emotion labels (open vocabulary)", "description": "Description with reasoning"}
+API_NAME = "analyze"
+
+
+def _zero_gpu_decorator():
+    """``spaces.GPU`` when Hugging Face's ``spaces`` package is installed (a ZeroGPU Space), else a no-op."""
+    try:
+        import spaces
+    except ImportError:
+        spaces = None
+    decorator = getattr(spaces, "GPU", None)  # a folder named spaces/ on sys.path imports as a bare namespace
+    if decorator is not None:
+        return decorator
+
+    def no_op(function: Callable | None = None, **_kwargs):
+        return function if function is not None else (lambda f: f)
+
+    return no_op
+
+
+gpu = _zero_gpu_decorator()
+
+
+def resolve_model(model: str | os.PathLike | None = None) -> str:
+    """The model to serve: the argument, else $AFFECTGPT_MODEL, else the quickstart's folder."""
+    return str(model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL)
+
+
+class Analyzer:
+    """The model (loaded once) and the label extractor; ``__call__`` is the Space's analysis."""
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str | None = None, max_new_tokens: int = 256):
+        import torch
+
+        from .inference import load_model
+
+        source = resolve_model(model)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"  # ZeroGPU reports CUDA at start-up
+        try:
+            self.model, self.processor = load_model(source, device=device)
+        except (OSError, ValueError) as error:
+            raise FileNotFoundError(
+                f"model {source} is neither a saved AffectGPT folder nor a reachable Hub id ({error}); run "
+                f"`affectgpt quickstart` to make {DEFAULT_MODEL}, or pass --model / set ${ENV_MODEL}"
+            ) from error
+        self.source = source
+        self.max_new_tokens = max_new_tokens
+        self.extractor = None
+        try:
+            from .unibench import get_extractor
+
+            self.extractor = get_extractor(None)
+        except (OSError, ValueError) as error:  # no wheel files and no network: labels from the OV parser only
+            logger.warning("emotion wheels unavailable (%s); labels come from the OV-answer parser only", error)
+
+    def analyze(self, video: str | None, audio: str | None, subtitle: str | None, task: str | None) -> dict:
+        """One clip -> {"text", "labels", "sectors"}; ValueError names a bad input."""
+        from .inference import Clip, describe
+
+        if not video:
+            raise ValueError("no video: upload a video clip (mp4, avi, mkv, mov, webm)")
+        task = (task or "ov_labels").strip()
+        question = None
+        if task not in TASKS:
+            question, task = task, "description"  # a free question
+        clip = Clip("upload", video=video, audio=audio or None, subtitle=subtitle or "")
+        extract = self.extractor.extract_labels if self.extractor is not None else None
+        result = describe(
+            self.model,
+            self.processor,
+            [clip],
+            task=task,
+            question=question,
+            batch_size=1,
+            max_new_tokens=self.max_new_tokens,
+            skip_errors=False,
+            label_extractor=extract,
+            progress=False,
+        )[0]
+        return {"text": result.text, "labels": result.labels, "sectors": self.sectors(result.labels)}
+
+    def sectors(self, labels: list[str]) -> list[dict[str, object]]:
+        """Per wheel: its level-1 sectors and which of them the labels fall in (empty without wheel files)."""
+        if self.extractor is None or not hasattr(self.extractor, "wheels"):
+            return []
+        from .unibench import map_to_sectors
+
+        wheels = self.extractor.wheels
+        return [
+            {
+                "wheel": k + 1,
+                "sectors": list(wheels.wheel_sectors[k]),
+                "hit": sorted(map_to_sectors(labels, wheels, k + 1)),
+            }
+            for k in range(len(wheels.wheel_sectors))
+        ]
+
+
+def wheel_chart(sectors: list[dict[str, object]], labels: list[str]) -> np.ndarray | None:
+    """An RGB image: one pie per emotion wheel, its level-1 sectors as equal wedges, the hit ones coloured."""
+    if not sectors:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 3
+    rows = -(-len(sectors) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows))
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[len(sectors) :]:
+        ax.axis("off")
+    palette = plt.get_cmap("tab10")
+    for ax, wheel in zip(axes, sectors, strict=False):
+        names = list(wheel["sectors"])
+        hit = set(wheel["hit"])
+        colours = [palette(i % 10) if name in hit else (0.9, 0.9, 0.9) for i, name in enumerate(names)]
+        ax.pie(
+            [1] * len(names),
+            labels=names,
+            colors=colours,
+            startangle=90,
+            counterclock=False,
+            wedgeprops={"edgecolor": "white"},
+            textprops={"fontsize": 8},
+        )
+        ax.set_title(f"wheel {wheel['wheel']}: {', '.join(sorted(hit)) or '-'}", fontsize=9)
+    fig.suptitle(f"Emotion-wheel sectors of: {', '.join(labels) or '(no labels)'}", fontsize=10)
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
+
+
+def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]:
+    """Four toy clips (one per emotion, every cue present), written once, as Gradio example rows."""
+    from .data.toy import EMOTIONS, SUBTITLES, face_frames, synth_voice
+    from .media import write_video
+
+    folder = Path(folder or Path(tempfile.gettempdir()) / "affectgpt_space_examples")
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, emotion in enumerate(EMOTIONS):
+        path = folder / f"{emotion}.mp4"
+        frames = face_frames(emotion, 20, 64, seed=1000 + index)  # rewritten each start: the toy design may change
+        voice = synth_voice(emotion, 2.0, 16000, seed=1000 + index)
+        write_video(path, frames, fps=10, audio=voice, sampling_rate=16000)
+        rows.append([str(path), None, SUBTITLES[emotion][0][0], "ov_labels"])
+    rows.append([rows[0][0], None, SUBTITLES[None][0][0], "Why does the person feel this way?"])
+    return rows
+
+
+def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None = None):
+    """The Gradio Blocks app (queue enabled); its endpoint ``/analyze`` takes (video, audio, subtitle, task)."""
+    import gradio as gr
+
+    analyzer = analyzer or Analyzer(model)
+
+    @gpu
+    def analyze(video, audio, subtitle, task):
+        try:
+            result = analyzer.analyze(video, audio, subtitle, task)
+        except (ValueError, FileNotFoundError) as error:
+            raise gr.Error(str(error)) from None
+        chart = wheel_chart(result["sectors"], result["labels"])
+        return result["text"], ", ".join(result["labels"]), chart
+
+    with gr.Blocks(title="AffectGPT") as demo:
+        gr.Markdown(
+            "# AffectGPT\nMultimodal emotion understanding (Lian et al., ICML 2025), on the Hugging Face stack. "
+            f"Model: `{analyzer.source}`. Upload a video (its audio track is used unless you add a separate audio "
+            "file), type its subtitle, and pick a task or type your own question."
+        )
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video", sources=["upload"])
+                audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath")
+                subtitle = gr.Textbox(label="Subtitle", placeholder="What the person says")
+                task = gr.Dropdown(
+                    choices=[(label, key) for key, label in TASKS.items()],
+                    value="ov_labels",
+                    allow_custom_value=True,
+                    label="Task, or type a free question",
+                )
+                button = gr.Button("Analyze", variant="primary")
+            with gr.Column():
+                answer = gr.Textbox(label="Answer", lines=4)
+                labels = gr.Textbox(label="Emotion labels")
+                chart = gr.Image(label="Emotion-wheel sectors", type="numpy")
+        examples = example_clips()
+        gr.Examples(examples, inputs=[video, audio, subtitle, task], cache_examples=False)
+        button.click(analyze, inputs=[video, audio, subtitle, task], outputs=[answer, labels, chart], api_name=API_NAME)
+
+        def on_load(request: gr.Request):
+            """`/?example=N` fills in example N and analyses it (links and headless screenshots)."""
+            chosen = (request.query_params.get("example") if request is not None else None) or ""
+            if not chosen.isdigit() or int(chosen) >= len(examples):
+                return [gr.skip()] * 7
+            row = examples[int(chosen)]
+            return [*row, *analyze(*row)]
+
+        on_load.__annotations__["request"] = gr.Request  # resolved here: this module's annotations are strings
+        demo.load(
+            on_load,
+            inputs=None,
+            outputs=[video, audio, subtitle, task, answer, labels, chart],
+            api_visibility="private",
+        )
+    demo.queue(default_concurrency_limit=1)
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="AffectGPT Gradio demo")
+    add_demo_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --host, --port, --share (shared by `affectgpt demo` and the Space's app.py)."""
+    parser.add_argument("--model", default=None, help=f"folder or Hub id (default: ${ENV_MODEL} or {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all interfaces)",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+
+
+def launch(args: argparse.Namespace, **kwargs):
+    """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed)."""
+    demo = build_demo(args.model)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **kwargs)
+    return demo
+
+
+__all__ = ["API_NAME", "Analyzer", "build_demo", "example_clips", "launch", "resolve_model", "wheel_chart"]

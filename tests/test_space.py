@@ -1,0 +1,207 @@
+"""The Space (spaces/affectgpt/app.py) on loopback: gradio_client calls `/analyze`, errors come back as gr.Error, and
+a headless Chromium screenshot shows an analysed example."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, make_clip, tiny_model
+
+pytest.importorskip("gradio")
+pytest.importorskip("gradio_client")
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _load_app():
+    spec = importlib.util.spec_from_file_location("affectgpt_space_app", REPO / "spaces" / "affectgpt" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, tiny_processor) -> Path:
+    from affectgpt_hf.variants import VARIANTS, generation_config
+
+    folder = tmp_path_factory.mktemp("space_model")
+    model = tiny_model(seed=0)
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    tiny_processor.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def space(tiny_folder, monkeypatch_module):
+    monkeypatch_module.setenv("AFFECTGPT_MODEL", str(tiny_folder))
+    demo = _load_app().build()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.timeout(180)
+def test_space_answers_through_gradio_client(space, tmp_path):
+    from gradio_client import Client, handle_file
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2.0, seed=1)
+    client = Client(space, verbose=False)
+    answer, labels, chart = client.predict(
+        handle_file(str(clip)), None, "I told you already.", "ov_labels", api_name="/analyze"
+    )
+    assert isinstance(answer, str) and isinstance(labels, str)
+    assert chart is not None and Path(chart).is_file()  # the wheel chart, an image file
+
+    wav = tmp_path / "voice.wav"
+    from affectgpt_hf.data.toy import synth_voice
+    from affectgpt_hf.media import write_audio
+
+    write_audio(wav, synth_voice("happy", seconds=2.0), 16000)
+    answer, _, _ = client.predict(
+        handle_file(str(clip)), handle_file(str(wav)), "", "Why is the person upset?", api_name="/analyze"
+    )
+    assert isinstance(answer, str)
+
+    with pytest.raises(Exception, match="no video"):
+        client.predict(None, None, "hello", "ov_labels", api_name="/analyze")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(Exception, match="broken.mp4"):
+        client.predict(handle_file(str(broken)), None, "", "ov_labels", api_name="/analyze")
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe: NUL-separated JSON on
+    fds 3/4), so a test can wait in real time for an analysis to finish before taking the screenshot."""
+
+    FLAGS = (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+        "--remote-debugging-pipe",
+    )
+
+    def __init__(self, profile: Path):
+        to_browser, self._write = os.pipe()
+        self._read, from_browser = os.pipe()
+
+        def wire():  # the child's fds 3 (commands in) and 4 (replies out)
+            os.dup2(to_browser, 3)
+            os.dup2(from_browser, 4)
+
+        self.process = subprocess.Popen(
+            [CHROMIUM, *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=wire,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._next_id = 0
+        self.session = None
+
+    def call(self, method: str, **params) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if self.session is not None and not method.startswith("Target."):
+            message["sessionId"] = self.session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._read, 1 << 20)
+                if not chunk:
+                    raise RuntimeError(f"chromium closed the DevTools pipe during {method}")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def open(self, url: str) -> None:
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=1600, deviceScaleFactor=1, mobile=False)
+        self.call("Page.navigate", url=url)
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+        os.close(self._write)
+        os.close(self._read)
+
+
+# True once the example's subtitle and the analysis (answer, and the wheel chart as an <img>) are on the page.
+ANALYSIS_SHOWN = """(() => {
+  const text = document.body ? document.body.innerText : "";
+  const values = [...document.querySelectorAll("textarea")].map(t => t.value);
+  const chart = [...document.querySelectorAll("img")].some(img => img.naturalWidth > 600);
+  return !text.includes("processing") && values.filter(v => v.length > 0).length >= 2 && chart;
+})()"""
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+def test_space_screenshot_after_analysis(space, tmp_path):
+    png = tmp_path / "space.png"
+    browser = Chromium(tmp_path / "profile")
+    try:
+        browser.open(space + "?example=0")  # the page analyses its first example on load
+        deadline = time.monotonic() + 120
+        while not browser.evaluate(ANALYSIS_SHOWN):
+            assert time.monotonic() < deadline, "the analysis did not show within 120 s"
+            time.sleep(0.5)
+        time.sleep(1.0)  # let the image paint
+        values = browser.evaluate("[...document.querySelectorAll('textarea')].map(t => t.value)")
+        browser.screenshot(png)
+    finally:
+        browser.close()
+    assert "This is wonderful, I am so glad!" in values  # example 0's subtitle, filled in with its analysis
+    from PIL import Image
+
+    image = Image.open(png).convert("RGB")
+    assert image.size == (1280, 1600)
+    colours = len(set(image.resize((320, 400)).getdata()))
+    assert colours > 50  # the wheel chart's coloured sectors, not a blank page
+    print(f"screenshot: {png}")

@@ -1,0 +1,81 @@
+"""The toy emotion set: its cues per modality, and the real MER-Caption+ builder reading it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from affectgpt_hf.data.toy import (
+    EMOTIONS,
+    OV_LABELS,
+    face_frames,
+    read_toy_meta,
+    synth_voice,
+    write_toy_release,
+)
+
+
+def _pitch(wave: np.ndarray, rate: int = 16000) -> float:
+    """Fundamental frequency from the autocorrelation peak between 60 and 500 Hz."""
+    voiced = wave[np.abs(wave) > 0.05 * np.abs(wave).max()][:4000]
+    corr = np.correlate(voiced, voiced, mode="full")[len(voiced) - 1 :]
+    low, high = rate // 500, rate // 60
+    return rate / (low + int(np.argmax(corr[low:high])))
+
+
+@pytest.mark.timeout(60)
+def test_cues_differ_per_emotion():
+    faces = {e: face_frames(e, frames=2, seed=3).astype(float) for e in (None, *EMOTIONS)}
+    means = {e: f[0, 16:48, 16:48].mean(axis=(0, 1)) for e, f in faces.items()}  # the face's colour (RGB)
+    assert means["angry"][0] > means["angry"][2] + 80  # red
+    assert means["sad"][2] > means["sad"][0] + 40  # blue
+    assert means["surprised"].mean() > means[None].mean() + 30  # pale and bright
+    assert means["happy"][0] > means[None][0] + 20 and means["happy"][2] < means[None][2] - 40  # warm yellow
+    pitch = {e: _pitch(synth_voice(e, seed=3)) for e in (None, *EMOTIONS)}
+    assert pitch["sad"] < pitch[None] < pitch["happy"]
+    loud = {e: np.abs(synth_voice(e, seed=3)).max() for e in (None, *EMOTIONS)}
+    assert loud["angry"] > loud[None] > loud["sad"]
+
+
+@pytest.mark.timeout(120)
+def test_toy_release_read_by_the_real_builder(tmp_path):
+    from affectgpt_hf.data import load_mer_caption
+
+    root = write_toy_release(tmp_path, n=12, seed=1, progress=False)
+    assert root.name == "mer2025-dataset"
+    meta = read_toy_meta(root)
+    assert sorted(meta["split"].unique()) == ["test", "train"]
+    assert set(meta["emotion"]) == set(EMOTIONS)
+    assert meta["cues"].str.split("+").map(len).min() >= 1
+    dataset = load_mer_caption(root, cache_dir=tmp_path / "cache")
+    assert len(dataset) == 12
+    assert {
+        "name",
+        "subtitle",
+        "subtitle_en",
+        "subtitle_zh",
+        "description",
+        "ov_labels",
+        "video",
+        "audio",
+        "face",
+    } <= set(dataset.column_names)
+    emotion_of = dict(zip(meta["name"], meta["emotion"], strict=True))
+    for row in dataset:
+        assert row["ov_labels"] == OV_LABELS[emotion_of[row["name"]]]
+        assert row["description"].startswith("In the video, ")
+        assert row["subtitle"] and row["subtitle_zh"]
+    openset = pd.read_csv(root / "track2_train_mercaptionplus.csv")
+    assert openset["openset"].str.match(r"^\[[a-z]+, [a-z]+\]$").all()  # MER-Caption+'s "[happy, excited]" form
+
+
+@pytest.mark.timeout(120)
+def test_toy_data_cli(tmp_path, capsys):
+    from affectgpt_hf.cli import main
+
+    assert main(["toy-data", "--out", str(tmp_path), "--n", "4"]) == 0
+    assert "wrote 4 clips" in capsys.readouterr().out
+    assert len(list((tmp_path / "mer2025-dataset" / "video").glob("*.mp4"))) == 4
+    with pytest.raises(ValueError, match="at least 4"):
+        write_toy_release(tmp_path / "small", n=2)
