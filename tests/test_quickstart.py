@@ -20,7 +20,7 @@ def test_score_uses_unibench_hit_rate_and_ov_fscore():
     assert wrong["hit_rate"] == pytest.approx(0.0) and wrong["ov_fscore"] == pytest.approx(0.0)
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(900)
 def test_reduced_quickstart(tmp_path, capsys):
     report = run_quickstart(tmp_path / "qs", QuickstartSettings.reduced())
     out = tmp_path / "qs"

@@ -127,12 +127,32 @@ def download_wheel_files(target: str | os.PathLike | None = None, url: str = RAW
     return target
 
 
+def _checkout_copy() -> Path | None:
+    """A verified copy beside a source checkout (``<checkout>/../shared/emotion_wheel``, as CI lays it out)."""
+    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "emotion_wheel"
+    try:
+        verify_wheel_dir(candidate)
+    except (OSError, ValueError):
+        return None
+    return candidate
+
+
 def resolve_wheel_dir(wheel_dir: str | os.PathLike | None = None) -> Path:
-    """The folder to read: ``wheel_dir``, else $MER_UNIBENCH_WHEEL_DIR, else the pinned download (cached)."""
+    """The folder to read: ``wheel_dir``, else $MER_UNIBENCH_WHEEL_DIR, else the pinned download (cached); offline,
+    a SHA-256-verified copy beside a source checkout is used when the download cannot be made."""
     if wheel_dir is None:
         wheel_dir = os.environ.get(ENV_WHEEL_DIR) or None
     if wheel_dir is None:
-        return download_wheel_files()
+        try:
+            return download_wheel_files()
+        except OSError as error:
+            local = _checkout_copy()
+            if local is None:
+                raise OSError(
+                    f"could not download the emotion-wheel files ({error}); pass wheel_dir= or set ${ENV_WHEEL_DIR} "
+                    "to a folder holding format.csv, synonym.xlsx and wheel1-5.xlsx"
+                ) from error
+            return local
     folder = Path(wheel_dir).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"emotion-wheel folder {folder} does not exist (from wheel_dir= or ${ENV_WHEEL_DIR})")
