@@ -17,7 +17,7 @@ def test_download_failure_falls_back_to_the_checkout_copy(monkeypatch):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(resources, "download_wheel_files", offline)
-    assert resources.resolve_wheel_dir() == WHEEL_DIR.resolve()
+    assert resources.resolve_wheel_dir().resolve() == WHEEL_DIR.resolve()
     monkeypatch.setattr(resources, "_checkout_copy", lambda: None)
     with pytest.raises(OSError, match="MER_UNIBENCH_WHEEL_DIR"):
         resources.resolve_wheel_dir()
