@@ -34,6 +34,17 @@ def tiny_model(seed: int = 0, **overrides):
     return AffectGPTForConditionalGeneration(tiny_config(**overrides)).eval()
 
 
+def save_tiny_folder(folder: Path, processor, seed: int = 0) -> Path:
+    """A from_pretrained folder of the tiny model (random weights, tiny generation config) and its processor."""
+    from affectgpt_hf.variants import VARIANTS, generation_config
+
+    model = tiny_model(seed=seed)
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_processor():
     from affectgpt_hf import AffectGPTProcessor

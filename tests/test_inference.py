@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_clip, tiny_model
+from conftest import make_clip, save_tiny_folder, tiny_model
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.inference import Clip, describe, generation_kwargs
-from affectgpt_hf.variants import VARIANTS, generation_config
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tiny_processor):
-    folder = tmp_path_factory.mktemp("model")
-    model = tiny_model(seed=3)
-    model.generation_config = generation_config(VARIANTS["tiny"][1])
-    model.save_pretrained(folder)
-    tiny_processor.save_pretrained(folder)
-    return folder
+    return save_tiny_folder(tmp_path_factory.mktemp("model"), tiny_processor, seed=3)
 
 
 def test_batched_describe_equals_one_by_one_and_skips_bad_clips(tiny_processor, clips, tmp_path):

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_clip, tiny_model
+from conftest import REPO, make_clip, save_tiny_folder
 
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
@@ -37,14 +37,7 @@ def _load_app():
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory, tiny_processor) -> Path:
-    from affectgpt_hf.variants import VARIANTS, generation_config
-
-    folder = tmp_path_factory.mktemp("space_model")
-    model = tiny_model(seed=0)
-    model.generation_config = generation_config(VARIANTS["tiny"][1])
-    model.save_pretrained(folder)
-    tiny_processor.save_pretrained(folder)
-    return folder
+    return save_tiny_folder(tmp_path_factory.mktemp("space_model"), tiny_processor, seed=0)
 
 
 @pytest.fixture(scope="module")

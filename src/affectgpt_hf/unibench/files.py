@@ -10,13 +10,13 @@ Label files: npz with a corpus dict name -> {'emo': str|int} or {'val': float}; 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .benchsets import BenchSet
+from .scores import valence_value
 
 # what a prediction record carries, from least to most processed
 TEXT, LABELS, SENTIMENT = "text", "labels", "sentiment"
@@ -145,13 +145,7 @@ def _from_label_npz(path: Path, spec: BenchSet) -> dict[str, object]:
 
 def _reference_value(value: object, spec: BenchSet, where: str) -> object:
     if spec.task == "sentiment":
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where} = {value!r}; expected a valence number") from None
-        if math.isnan(value):
-            raise ValueError(f"{where} is NaN; expected a valence number")
-        return value
+        return valence_value(value, where)
     if spec.task == "basic" and not isinstance(value, str):
         if spec.emotions is None:
             raise ValueError(f"{where} = {value!r}: {spec.name} labels are strings; integer labels have no fixed order")

@@ -16,6 +16,17 @@ from .resources import N_WHEELS, EmotionWheels, load_wheels
 LabelInput = str | Sequence[str] | None
 
 
+def valence_value(value: object, where: str) -> float:
+    """A gold valence as a float; ``where`` names the input in the error for anything else (NaN included)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} = {value!r}; expected a valence number") from None
+    if math.isnan(number):
+        raise ValueError(f"{where} is NaN; expected a valence number")
+    return number
+
+
 def as_labels(value: object, what: str = "labels") -> list[str]:
     """A label list or an upstream label string ("[a, b]", "['a']", "a, b", "", NaN) -> list of labels."""
     try:
@@ -173,12 +184,7 @@ def sentiment_scores(predictions: Sequence[object], references: Sequence[float])
     _check_lengths(predictions, references)
     gold, pred = [], []
     for i, (p, v) in enumerate(zip(predictions, references, strict=True)):
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"references[{i}] = {v!r}; expected a valence number") from None
-        if math.isnan(v):
-            raise ValueError(f"references[{i}] is NaN; expected a valence number")
+        v = valence_value(v, f"references[{i}]")
         positive = _is_positive(p, i)
         if v != 0:
             gold.append(v > 0)
