@@ -1,12 +1,13 @@
-"""Training steps/s and peak memory: raw media (towers run every step) against cached encoder features, in one run.
+"""Training steps/s and peak memory: raw media (towers run every step) against cached encoder features, and the loss
+from full logits (the CPU default) against TRL's fused LM head, in one run.
 
 A ~95M-parameter config built from variant_config("tiny") with bigger sizes (Qwen2 width 512 x 10 layers, CLIP width
 512 x 6, HuBERT width 512 x 6), random weights from a fixed seed, the paper recipe (LoRA on the language model +
 trainable heads, towers frozen), fp32 on CPU, batch 2, dataloader in the main process. Each mode runs in its own
 subprocess so that peak RSS (resource.getrusage maxrss) is its own; the one-off cost of `cache-features` is reported
-too.
+too. ``--tiny`` times the quickstart's model instead (the tiny variant as it is, full training).
 
-    .venv/bin/python benchmarks/bench_training.py [--rows 8] [--steps 6] [--warmup 2] [--batch 2] [--lora true]
+    .venv/bin/python benchmarks/bench_training.py [--rows 8] [--steps 6] [--warmup 2] [--batch 2] [--lora true] [--tiny]
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ AUDIO = {
 }
 
 
-def write_model_folder(folder: Path) -> int:
+def write_model_folder(folder: Path, tiny: bool = False) -> int:
     """Config + processor of the benchmark model (no weights: every process makes the same seeded random init)."""
     import torch
 
     from affectgpt_hf import AffectGPTForConditionalGeneration
     from affectgpt_hf.variants import variant_config, variant_processor
 
-    config = variant_config("tiny", text_config=TEXT, vision_config=VISION, audio_config=AUDIO)
+    sizes = {} if tiny else {"text_config": TEXT, "vision_config": VISION, "audio_config": AUDIO}
+    config = variant_config("tiny", **sizes)
     config.save_pretrained(folder)
     variant_processor("tiny").save_pretrained(folder)
     with torch.device("meta"):
@@ -84,7 +86,9 @@ def worker_cache(model_dir: str, release: str, output: str) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib()}
 
 
-def worker_train(model_dir: str, data_dir: str, output: str, steps: int, warmup: int, batch: int, lora: str) -> dict:
+def worker_train(
+    model_dir: str, data_dir: str, output: str, steps: int, warmup: int, batch: int, lora: str, fused: str
+) -> dict:
     from transformers import TrainerCallback
 
     from affectgpt_hf.training import build_trainer, parse_train_args
@@ -93,7 +97,7 @@ def worker_train(model_dir: str, data_dir: str, output: str, steps: int, warmup:
             "--use_lora", lora, "--max_steps", str(warmup + steps), "--per_device_train_batch_size", str(batch),
             "--learning_rate", "1e-4", "--bf16", "false", "--gradient_checkpointing", "false", "--use_cpu", "true",
             "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "100",
-            "--seed", str(SEED)]  # fmt: skip
+            "--seed", str(SEED), "--fused_lm_head", fused]  # fmt: skip
     trainer = build_trainer(*parse_train_args(argv))
     times: list[float] = []
 
@@ -126,7 +130,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per mode")
     parser.add_argument("--warmup", type=int, default=2, help="untimed first steps")
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--lora", default="true", help="true: the paper recipe; false: full training")
+    parser.add_argument("--lora", default=None, help="true: the paper recipe; false: full training (default: false "
+                        "with --tiny, else true)")  # fmt: skip
+    parser.add_argument("--tiny", action="store_true", help="the quickstart's tiny model instead of the 96M config")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -134,28 +140,37 @@ def main() -> None:
         if kind == "cache":
             out = worker_cache(*rest)
         else:
-            model_dir, data_dir, output, steps, warmup, batch, lora = rest
-            out = worker_train(model_dir, data_dir, output, int(steps), int(warmup), int(batch), lora)
+            model_dir, data_dir, output, steps, warmup, batch, lora, fused = rest
+            out = worker_train(model_dir, data_dir, output, int(steps), int(warmup), int(batch), lora, fused)
         print(json.dumps(out))
         return
 
     from affectgpt_hf.data.mini_release import write_mini_release
 
+    lora = args.lora or ("false" if args.tiny else "true")
+
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
         tmp = Path(tmp)
-        params = write_model_folder(tmp / "model")
+        params = write_model_folder(tmp / "model", args.tiny)
         release = write_mini_release(tmp / "release", "mer_caption_plus", count=args.rows)
         cache = run_worker("cache", str(tmp / "model"), str(release), str(tmp / "features"))
-        common = (str(args.steps), str(args.warmup), str(args.batch), args.lora)
-        raw = run_worker("train", str(tmp / "model"), str(release), str(tmp / "out-raw"), *common)
-        cached = run_worker("train", str(tmp / "model"), str(tmp / "features"), str(tmp / "out-cached"), *common)
-    print(f"model: {params / 1e6:.1f}M parameters; LoRA {args.lora}; batch {args.batch}; {args.steps} timed steps "
+        common = (str(args.steps), str(args.warmup), str(args.batch), lora)
+        model, features = str(tmp / "model"), str(tmp / "features")
+        raw = run_worker("train", model, str(release), str(tmp / "out-raw"), *common, "false")
+        cached = run_worker("train", model, features, str(tmp / "out-cached"), *common, "false")
+        fused = run_worker("train", model, features, str(tmp / "out-fused"), *common, "true")
+    print(f"model: {params / 1e6:.1f}M parameters; LoRA {lora}; batch {args.batch}; {args.steps} timed steps "
           f"after {args.warmup}; {args.rows} clips of 1 s; fp32 CPU, {os.cpu_count()} cores")  # fmt: skip
-    print(f"{'mode':<16}{'steps/s':>10}{'s/step':>10}{'peak RSS MiB':>14}")
-    for name, result in (("raw media", raw), ("cached features", cached)):
-        print(f"{name:<16}{result['steps_per_s']:>10.3f}{result['s_per_step']:>10.2f}{result['peak_rss_mib']:>14.0f}")
+    print(f"{'mode':<34}{'steps/s':>10}{'s/step':>10}{'peak RSS MiB':>14}")
+    modes = (("raw media, full logits", raw), ("cached features, full logits", cached),
+             ("cached features, fused LM head", fused))  # fmt: skip
+    for name, result in modes:
+        print(f"{name:<34}{result['steps_per_s']:>10.3f}{result['s_per_step']:>10.2f}{result['peak_rss_mib']:>14.0f}")
     print(f"speed-up cached / raw: {cached['steps_per_s'] / raw['steps_per_s']:.2f}x; "
           f"peak RSS ratio raw / cached: {raw['peak_rss_mib'] / cached['peak_rss_mib']:.2f}x")  # fmt: skip
+    print(f"speed-up full logits / fused LM head (cached features): "
+          f"{cached['steps_per_s'] / fused['steps_per_s']:.2f}x; peak RSS ratio fused / full logits: "
+          f"{fused['peak_rss_mib'] / cached['peak_rss_mib']:.2f}x")  # fmt: skip
     seconds, rss = cache["seconds"], cache["peak_rss_mib"]
     print(f"cache-features (one-off, {args.rows} clips): {seconds:.1f} s, peak RSS {rss:.0f} MiB")
 

@@ -259,6 +259,31 @@ def test_resume_matches_uninterrupted_run(feature_cache, tmp_path):
 
 
 @pytest.mark.timeout(120)
+def test_full_logits_loss_equals_fused_lm_head(feature_cache, tmp_path):
+    """`fused_lm_head: false` (the CPU default) trains as TRL's fused LM head does: same per-step losses, same weights,
+    with gradient accumulation; token accuracy is logged either way."""
+    from affectgpt_hf.training import build_trainer
+
+    common = ("--max_steps", "3", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2",
+              "--logging_steps", "1")  # fmt: skip
+    runs = {}
+    for fused in ("true", "false"):
+        trainer = build_trainer(*tiny_args(feature_cache, tmp_path / fused, *common, "--fused_lm_head", fused))
+        assert trainer.uses_fused_lm_head is (fused == "true")
+        losses = record_losses(trainer)
+        trainer.train()
+        history = trainer.state.log_history
+        assert all("mean_token_accuracy" in entry for entry in history if "loss" in entry)
+        runs[fused] = (losses, trainer.model)
+    assert len(runs["true"][0]) == len(runs["false"][0]) >= 5  # 3 steps of 2 micro-batches (one ends an epoch)
+    assert runs["true"][0] == pytest.approx(runs["false"][0], abs=2e-5)
+    for (name, a), b in zip(runs["true"][1].named_parameters(), runs["false"][1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
+    default = build_trainer(*tiny_args(feature_cache, tmp_path / "default"))
+    assert default.args.fused_lm_head is None and default.uses_fused_lm_head is False  # CPU
+
+
+@pytest.mark.timeout(120)
 def test_lora_run_saves_merged_model_and_adapter(feature_cache, tmp_path):
     """With LoRA the output folder holds the merged model (from_pretrained) and the PEFT adapter in adapter/."""
     from peft import PeftModel

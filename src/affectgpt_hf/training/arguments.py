@@ -64,7 +64,8 @@ class DataArguments:
 
 @dataclass
 class AffectGPTSFTConfig(SFTConfig):
-    """`SFTConfig` plus upstream's warm-up start and floor of the learning rate (`linear_warmup_cosine_lr`)."""
+    """`SFTConfig` plus upstream's warm-up start and floor of the learning rate (`linear_warmup_cosine_lr`), and the
+    choice of how the loss is computed."""
 
     warmup_start_lr: float | None = field(
         default=None,
@@ -75,4 +76,12 @@ class AffectGPTSFTConfig(SFTConfig):
     )
     min_lr: float | None = field(
         default=None, metadata={"help": "floor of the upstream schedule's cosine (default: learning_rate)"}
+    )
+    fused_lm_head: bool | None = field(
+        default=None,
+        metadata={
+            "help": "loss through TRL's fused LM head (true: no full logits, the memory saver for a 152k vocabulary) "
+            "or from the model's full logits as upstream (false); the same loss either way. Default: fused on a "
+            "GPU, full logits on CPU, where the fused kernel's torch fallback made the tiny model's steps 3x slower"
+        },
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import datasets
 import torch
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import GenerationConfig, TrainerCallback, set_seed
+from transformers import GenerationConfig, Trainer, TrainerCallback, set_seed
 from trl import SFTTrainer
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
@@ -161,7 +161,31 @@ class EpochCallback(TrainerCallback):
 
 class AffectGPTTrainer(SFTTrainer):
     """`SFTTrainer` with upstream's scheduler (`warmup_start_lr`) and weight-decay split (no decay for biases and
-    1-D parameters)."""
+    1-D parameters), and the loss from the model's full logits where `fused_lm_head` says so (default on CPU)."""
+
+    @property
+    def uses_fused_lm_head(self) -> bool:
+        choice = getattr(self.args, "fused_lm_head", None)
+        return self.args.device.type != "cpu" if choice is None else bool(choice)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.uses_fused_lm_head:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        # The model's own token-mean cross-entropy over its logits (`Trainer.compute_loss` passes num_items_in_batch,
+        # so gradient accumulation and DDP normalise as with the fused head); token accuracy logged as TRL does.
+        inputs["use_cache"] = False
+        loss, outputs = Trainer.compute_loss(
+            self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
+        with torch.no_grad():
+            targets = inputs["labels"][:, 1:]
+            valid = targets != -100
+            correct = outputs.logits[:, :-1][valid].argmax(dim=-1) == targets[valid]
+            num_valid = self.accelerator.gather_for_metrics(valid.sum()).sum()
+            num_correct = self.accelerator.gather_for_metrics(correct.sum()).sum()
+        mode = "train" if self.model.training else "eval"
+        self._metrics[mode]["mean_token_accuracy"].append((num_correct / num_valid).item() if num_valid > 0 else 0.0)
+        return (loss, outputs) if return_outputs else loss
 
     def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
         return [name for name, param in model.named_parameters() if param.ndim >= 2 and "bias" not in name]
