@@ -5,12 +5,13 @@ lower with black frames, silence or an empty subtitle. Prints the wall time of e
 the torch thread count and the machine's load average before and after (other work on shared cores slows every
 stage; compare runs only at similar load).
 
-    python benchmarks/bench_quickstart.py [--output-dir runs/bench-quickstart] [--reduced] [--threads 2]
+    python benchmarks/bench_quickstart.py [--output-dir runs/bench-quickstart] [--reduced] [--threads 2] [--seed 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -25,9 +26,12 @@ def main() -> None:
     parser.add_argument("--output-dir", default="runs/bench-quickstart")
     parser.add_argument("--reduced", action="store_true", help="the test suite's reduced run instead of the full one")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the target machine has 2 cores)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the toy data and the random towers")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
     load_before = os.getloadavg()
     started = time.perf_counter()
     report = run_quickstart(args.output_dir, settings)

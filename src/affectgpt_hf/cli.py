@@ -143,7 +143,7 @@ def _build_quickstart_command(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output-dir", default="runs/quickstart", help="model, report.json/.md/.png (and work/)")
     parser.add_argument("--reduced", action="store_true", help="a small, quick run (fewer clips and epochs)")
-    parser.add_argument("--n", type=int, default=None, help="number of toy clips (default 200; --reduced 60)")
+    parser.add_argument("--n", type=int, default=None, help="number of toy clips (default 360; --reduced 64)")
     parser.add_argument("--epochs", type=float, default=None, help="training epochs over the training clips")
     parser.add_argument("--seed", type=int, default=None, help="seed of the toy data and the random towers")
 

@@ -36,16 +36,18 @@ OV_LABELS = {
     "angry": ["angry", "annoyed"],
     "surprised": ["surprised", "amazed"],
 }
-# (share of clips, modalities carrying the cue): 30% all three, 35% two, 35% one; each modality carries it in 61-67%.
-# (A mix with 54% one-cue clips trained worse in 800 steps: hit rate 0.62 against 0.95.)
+# (share of clips, modalities carrying the cue): 25% all three, 34% two, 41% one; each modality carries it in 59-63%.
+# The single-cue shares follow how hard each cue is to learn from the random frozen towers (face first, then the
+# subtitle, then the voice, whose time-averaged features are ten times smaller): with 11% text-only clips the model
+# never learnt the subtitle (an empty subtitle changed nothing); with 18% it learnt the subtitle and lost the voice.
 CUE_MIX = (
-    (0.30, ("face", "voice", "text")),
-    (0.15, ("face", "voice")),
+    (0.25, ("face", "voice", "text")),
+    (0.12, ("face", "voice")),
     (0.10, ("face", "text")),
-    (0.10, ("voice", "text")),
+    (0.12, ("voice", "text")),
     (0.12, ("face",)),
-    (0.12, ("voice",)),
-    (0.11, ("text",)),
+    (0.14, ("voice",)),
+    (0.15, ("text",)),
 )
 META_FILE = "toy_meta.csv"
 RELEASE_FOLDER = "mer2025-dataset"
