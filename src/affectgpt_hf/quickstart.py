@@ -9,8 +9,9 @@ Steps, all through the code paths a user runs:
 4. ``training.cache_features``: the frozen towers run once over the training rows (``OUT/features``);
 5. ``training.train``: TRL's ``SFTTrainer`` (hybrid description / OV-label questions), the language model trained
    fully (``use_lora: false``, as ``hub_configs/tiny/train.yaml``: a random tiny LLM has nothing to keep) for 2,400
-   steps, the loss from full logits (the CPU default of ``fused_lm_head``: three times the steps/s of TRL's fused
-   head here), saved with its processor to ``OUT`` (where ``affectgpt describe`` and the Space look by default);
+   steps, the learning rate warmed up to 8e-3 then cosine down to 4e-4, the loss from full logits (the CPU default
+   of ``fused_lm_head``: three times the steps/s of TRL's fused head here), saved with its processor to ``OUT``
+   (where ``affectgpt describe`` and the Space look by default);
 6. ``inference.load_model`` + ``inference.describe`` (OV-label task) on the held-out clips, whole and with black
    frames, silence or an empty subtitle;
 7. ``unibench.hit_rate`` against each clip's emotion and ``unibench.ovmer_scores`` against its label list ->
@@ -52,6 +53,7 @@ class QuickstartSettings:
     epochs: float = 40.0  # 2,400 steps over 240 training clips
     batch_size: int = 4
     learning_rate: float = 8e-3
+    min_learning_rate: float = 4e-4  # constant 8e-3 (upstream's init_lr == min_lr) left loss spikes to the end
     max_new_tokens: int = 24
     seed: int = 0
 
@@ -130,7 +132,7 @@ def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[st
         learning_rate=settings.learning_rate,
         warmup_start_lr=settings.learning_rate / 10,
         warmup_steps=min(20, steps_per_epoch * 2),
-        min_lr=settings.learning_rate,  # constant after the warm-up, as upstream's init_lr == min_lr
+        min_lr=settings.min_learning_rate,  # upstream's cosine from learning_rate down to min_lr
         weight_decay=0.05,
         max_length=1024,
         bf16=False,

@@ -313,7 +313,16 @@ def write_toy_release(
         voice = synth_voice(emotion if "voice" in cues else None, seconds, SAMPLING_RATE, seed=clip_seed)
         pool = SUBTITLES[emotion if "text" in cues else None]
         english, chinese = pool[int(rng.integers(len(pool)))]
-        write_video(root / "video" / f"{name}.mp4", video, fps=fps, audio=voice, sampling_rate=SAMPLING_RATE)
+        # Lossless h264 (qp 0): libx264's lossy output varied between runs for the same frames (decoded pixels up to
+        # 44 levels apart in most clips), so the same seed trained a different model; browsers may not preview it.
+        write_video(
+            root / "video" / f"{name}.mp4",
+            video,
+            fps=fps,
+            audio=voice,
+            sampling_rate=SAMPLING_RATE,
+            options={"qp": "0"},
+        )
         write_audio(root / "audio" / f"{name}.wav", voice, SAMPLING_RATE)
         crop = video[:, size // 8 : size - size // 8, size // 8 : size - size // 8, ::-1]  # OpenFace crops are BGR
         (root / "openface_face" / name).mkdir(exist_ok=True)
