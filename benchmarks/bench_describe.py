@@ -8,7 +8,7 @@ Each clip: 8 frames + 8 audio clips decoded from a generated mp4 (PyAV), the OV 
 ``--new-tokens`` generated tokens (min_new_tokens = max_new_tokens, so every batch does the same work; random weights
 would otherwise stop at arbitrary points). Preprocessing is included, as in a real run.
 
-    PYTHONPATH=src python benchmarks/bench_describe.py [--clips 16] [--new-tokens 32] [--device cpu] [--dtype float32]
+    .venv/bin/python benchmarks/bench_describe.py [--clips 16] [--new-tokens 32] [--device cpu] [--dtype float32]
 """
 
 from __future__ import annotations
