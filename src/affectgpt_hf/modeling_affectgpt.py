@@ -33,6 +33,19 @@ from .prompt import AUDIO_TOKEN, MULTI_TOKEN
 UPSTREAM_STOP_SEQUENCES = ((565, 2), (2, 565))
 
 
+
+def upstream_hidden_states(output, audio_config) -> tuple[torch.Tensor, ...]:
+    """HuBERT's `hidden_states` as transformers 4.49 (upstream's pin) gave them.
+
+    For a stable-layer-norm encoder (chinese-hubert-large is one) 4.49's last entry is the encoder output after its
+    final LayerNorm (= `last_hidden_state`); transformers 5 returns the last layer's output before that norm. A
+    post-norm encoder has no final norm, and both versions agree.
+    """
+    states = output.hidden_states
+    if getattr(audio_config, "do_stable_layer_norm", False):
+        states = (*states[:-1], output.last_hidden_state)
+    return states
+
 class AffectGPTAttentionPooling(nn.Module):
     """One linear score per time step; the token is the score-weighted sum (raw scores upstream, softmax optional)."""
 
@@ -274,12 +287,16 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         return features.view(batch, frames, -1)
 
     def get_audio_features(self, input_values: torch.Tensor) -> torch.Tensor:
-        """Frozen HuBERT features per clip: mean of the last 4 layers, then over time: [B, N, S] -> [B, N, hidden]."""
+        """Frozen HuBERT features per clip: mean of the last 4 hidden states, then over time: [B, N, S] -> [B, N, hidden].
+
+        The hidden states are those upstream's transformers 4.49 returned (see `upstream_hidden_states`).
+        """
         if self.audio_tower is None:
             raise ValueError(f"input_mode {self.config.input_mode!r} has no audio input, so there is no audio tower")
         batch, clips = input_values.shape[:2]
         output = self.audio_tower(input_values.flatten(0, 1).to(self.audio_tower.dtype), output_hidden_states=True)
-        layers = torch.stack(output.hidden_states[-self.config.audio_feature_layers :]).mean(dim=0)
+        states = upstream_hidden_states(output, self.audio_tower.config)
+        layers = torch.stack(states[-self.config.audio_feature_layers :]).mean(dim=0)
         return layers.mean(dim=1).view(batch, clips, -1)
 
     def _pool(self, pooler: nn.Module | None, features: torch.Tensor, num_tokens: int) -> torch.Tensor:
