@@ -233,4 +233,5 @@ def test_answers_stop_where_upstream_stops(golden, workdir):
         sequences = [tuple(stop) for stop in stops["chat_stop_sequences"]]
         single = {stop[0] for stop in sequences if len(stop) == 1} | set(stops["generation_config_eos"])
         assert set(model.generation_config.eos_token_id) == single, f"{variant}: single-token stops differ"
-        assert set(UPSTREAM_STOP_SEQUENCES) == {stop for stop in sequences if len(stop) > 1}, variant
+        two = {stop for stop in sequences if len(stop) > 1}
+        assert set(UPSTREAM_STOP_SEQUENCES) == two, f"{variant}: two-token stops {UPSTREAM_STOP_SEQUENCES} vs {two}"

@@ -43,7 +43,9 @@ if git -C "$SOURCE" rev-parse --git-dir >/dev/null 2>&1 && ! [[ -f "$SOURCE/my_a
 else
   [[ -f "$SOURCE/my_affectgpt/models/affectgpt.py" ]] || die "$SOURCE is neither a git mirror of AffectGPT nor its AffectGPT/ folder"
   mkdir -p "$UP"
-  (cd "$SOURCE" && tar --exclude=__pycache__ --exclude='*.pyc' --exclude=./models --exclude=./golden_data --exclude=./output -cf - .) | tar -x -C "$UP"
+  (cd "$SOURCE" && tar -cf - .) | tar -x -C "$UP"
+  # Upstream commits cpython-310 caches; drop only those a later Python run wrote beside them.
+  find "$UP" -name '*.pyc' ! -name '*.cpython-310.pyc' -delete
   DESCR="extracted folder $SOURCE"
 fi
 INDEX="$WORK/tree.git"
