@@ -221,17 +221,20 @@ def test_audio_features_are_upstream_hubert_states_not_transformers5_raw(golden,
     close(ours, expected, "get_audio_features vs upstream (4.49) HuBERT features")
 
 
-def test_answers_stop_where_upstream_stops(golden, workdir):
+def test_answers_stop_where_upstream_stops(golden):
     """Upstream ends an answer on Chat's stop sequences (eos, "###", "##"+"#", "#"+"##") or on the eos ids of Qwen's
-    generation config; ours on the generation config's eos ids and the two-token stops of `generate`."""
+    generation config; ours on the eos ids of the generation config that `affectgpt convert` copies from the base
+    folder, and the two-token stops of `generate`."""
+    from transformers import GenerationConfig
+
     from affectgpt_hf.modeling_affectgpt import UPSTREAM_STOP_SEQUENCES
 
     meta, _ = golden
-    model, _ = converted("face", golden, workdir)
     for variant, entry in meta["variants"].items():
+        ours = GenerationConfig.from_pretrained(REPO / "hub_configs" / recipe.VARIANTS[variant]["base"])
         stops = entry["stops"]
         sequences = [tuple(stop) for stop in stops["chat_stop_sequences"]]
         single = {stop[0] for stop in sequences if len(stop) == 1} | set(stops["generation_config_eos"])
-        assert set(model.generation_config.eos_token_id) == single, f"{variant}: single-token stops differ"
+        assert set(ours.eos_token_id) == single, f"{variant}: single-token stops {ours.eos_token_id} vs {single}"
         two = {stop for stop in sequences if len(stop) > 1}
         assert set(UPSTREAM_STOP_SEQUENCES) == two, f"{variant}: two-token stops {UPSTREAM_STOP_SEQUENCES} vs {two}"
