@@ -18,6 +18,7 @@ REPO="$(cd "$HERE/../../.." && pwd)"
 die() { echo "make.sh: $*" >&2; exit 1; }
 
 [[ $# -ge 1 ]] || die "usage: make.sh SOURCE [--venv DIR] [--work DIR] [--python PY]"
+COMMAND="tests/golden/upstream/make.sh $*" # for the provenance
 SOURCE="$1"; shift
 VENV="" WORK="" PY=python3
 while [[ $# -gt 0 ]]; do
@@ -95,7 +96,6 @@ PYTHONPATH="$SHIMS" "$VENV/bin/python" -c "import transformers, peft, torch; ass
 # 3. The harness, then the golden files (moved in only when complete).
 OUT="$WORK/out"
 rm -rf "$OUT"
-COMMAND="tests/golden/upstream/make.sh $SOURCE${VENV:+ --venv $VENV}"
 PYTHONPATH="$SHIMS" AFFECTGPT_CACHE="$WORK/cache" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
   "$VENV/bin/python" "$HERE/harness.py" --upstream "$UP" --repo "$REPO" --out "$OUT" \
   --command "$COMMAND" --source "$DESCR" || die "the harness failed; tests/golden/ is unchanged"
