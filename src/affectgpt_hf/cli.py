@@ -32,6 +32,12 @@ def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--config", action="append", help="config to build (repeatable; default: all found)")
     build.add_argument("--annotations", help="annotation CSV of mer_caption (name, reason[, openset])")
     build.add_argument("--embed-media", action="store_true", help="embed video/audio/face bytes (default: tables only)")
+    build.add_argument(
+        "--media",
+        nargs="+",
+        choices=["video", "audio", "face"],
+        help="embed only these kinds (e.g. --media video audio)",
+    )
     build.add_argument("--skip-missing", action="store_true", help="skip rows with bad media, with a warning")
     build.add_argument("--num-proc", type=int, default=None, help="worker processes for building")
     build.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder as a private dataset repo")
@@ -47,6 +53,7 @@ def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
             embed_media=args.embed_media,
             skip_missing=args.skip_missing,
             num_proc=args.num_proc,
+            media=args.media,
         )
         print(f"wrote {out}")
         if args.push_to_hub:
@@ -69,7 +76,8 @@ def _build_evaluate_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset",
         required=True,
-        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus",
+        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus "
+        "(or their config names: mer2023 ... ov_merd_plus)",
     )
     parser.add_argument(
         "--references",
