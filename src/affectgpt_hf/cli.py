@@ -194,6 +194,9 @@ def _build_demo_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    from affectgpt_hf.demo import add_limit_arguments
+
+    add_limit_arguments(parser)  # --max-upload-mb, --max-seconds, --request-timeout
 
     def run(args: argparse.Namespace) -> int:
         from affectgpt_hf.demo import launch
