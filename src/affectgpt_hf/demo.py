@@ -82,7 +82,7 @@ def container_seconds(path: str, name: str) -> float | None:
     import av
 
     try:
-        with av.open(path, mode="r") as container:
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
             if container.duration is not None:
                 return container.duration / av.time_base
             spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
