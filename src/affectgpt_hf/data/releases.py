@@ -69,6 +69,8 @@ def read_csv(path: str | os.PathLike, columns: Iterable[str] = ("name",)) -> pd.
         raise ValueError(
             f"{path} is not UTF-8 text (invalid byte at offset {error.start}); expected a UTF-8 CSV (re-save as UTF-8)"
         ) from error
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{path} is not a readable CSV ({str(error).strip()}); expected the release's table") from None
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{path} has no column(s) {missing}; found {list(frame.columns)}")
