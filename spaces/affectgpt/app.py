@@ -11,19 +11,23 @@ from __future__ import annotations
 import argparse
 import os
 
-from affectgpt_hf.demo import add_demo_arguments, build_demo
+from affectgpt_hf.demo import Limits, add_demo_arguments, build_demo, limits_from_args
 
 
-def build(model: str | None = None):
-    """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoint `/analyze`)."""
-    return build_demo(model or os.environ.get("AFFECTGPT_MODEL"))
+def build(model: str | None = None, limits: Limits | None = None):
+    """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoint `/analyze`). Upload, duration and
+    time limits: ``limits``, else $AFFECTGPT_MAX_UPLOAD_MB, $AFFECTGPT_MAX_SECONDS, $AFFECTGPT_REQUEST_TIMEOUT_S."""
+    return build_demo(model or os.environ.get("AFFECTGPT_MODEL"), limits=limits)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_demo_arguments(parser)
     args = parser.parse_args(argv)
-    build(args.model).launch(server_name=args.host, server_port=args.port, share=args.share)
+    limits = limits_from_args(args)
+    build(args.model, limits).launch(
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=limits.max_upload_bytes
+    )
 
 
 if __name__ == "__main__":

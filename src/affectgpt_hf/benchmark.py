@@ -141,11 +141,9 @@ def resolve_datasets(names: Sequence[str] | None) -> list[BenchSet]:
     order; None -> all 9."""
     if not names:
         return list(DATASETS.values())
-    by_config = {config: key for key, config in CONFIG_OF.items()}
     chosen = []
     for name in names:
-        key = by_config.get(str(name).lower())
-        spec = DATASETS[key] if key else get_benchset(name)
+        spec = get_benchset(name)
         if spec not in chosen:
             chosen.append(spec)
     return [spec for spec in DATASETS.values() if spec in chosen]

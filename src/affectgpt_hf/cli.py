@@ -32,6 +32,12 @@ def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--config", action="append", help="config to build (repeatable; default: all found)")
     build.add_argument("--annotations", help="annotation CSV of mer_caption (name, reason[, openset])")
     build.add_argument("--embed-media", action="store_true", help="embed video/audio/face bytes (default: tables only)")
+    build.add_argument(
+        "--media",
+        nargs="+",
+        choices=["video", "audio", "face"],
+        help="embed only these kinds (e.g. --media video audio)",
+    )
     build.add_argument("--skip-missing", action="store_true", help="skip rows with bad media, with a warning")
     build.add_argument("--num-proc", type=int, default=None, help="worker processes for building")
     build.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder as a private dataset repo")
@@ -47,6 +53,7 @@ def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
             embed_media=args.embed_media,
             skip_missing=args.skip_missing,
             num_proc=args.num_proc,
+            media=args.media,
         )
         print(f"wrote {out}")
         if args.push_to_hub:
@@ -69,7 +76,8 @@ def _build_evaluate_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset",
         required=True,
-        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus",
+        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus "
+        "(or their config names: mer2023 ... ov_merd_plus)",
     )
     parser.add_argument(
         "--references",
@@ -186,6 +194,9 @@ def _build_demo_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    from affectgpt_hf.demo import add_limit_arguments
+
+    add_limit_arguments(parser)  # --max-upload-mb, --max-seconds, --request-timeout
 
     def run(args: argparse.Namespace) -> int:
         from affectgpt_hf.demo import launch

@@ -4,15 +4,21 @@ emotion-wheel sectors those labels fall in (MER-UniBench's five wheels, level 1)
 
 The model is loaded once (a folder or Hub id). ZeroGPU's ``@spaces.GPU`` wraps the analysis when the ``spaces``
 package is installed (on a Space); elsewhere the model runs on CUDA when there is one, else on the CPU.
+
+A public Space reads untrusted uploads: each request reads only files in Gradio's upload folder, refuses uploads over
+a size cap (MB) and clips over a duration cap (seconds, from the container's header, before any decoding), and gives
+up after a per-request time limit; errors name an upload by its file name, never by the server's temporary path.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +29,99 @@ DEFAULT_MODEL = "runs/quickstart"
 ENV_MODEL = "AFFECTGPT_MODEL"
 TASKS = {"ov_labels": "Emotion labels (open vocabulary)", "description": "Description with reasoning"}
 API_NAME = "analyze"
+# Limits for untrusted uploads (flags of `affectgpt demo`, environment variables of the Space).
+ENV_LIMITS = {
+    "max_upload_mb": "AFFECTGPT_MAX_UPLOAD_MB",
+    "max_seconds": "AFFECTGPT_MAX_SECONDS",
+    "request_timeout_s": "AFFECTGPT_REQUEST_TIMEOUT_S",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), and wall time of one analysis (s)."""
+
+    max_upload_mb: float = 100.0
+    max_seconds: float = 120.0
+    request_timeout_s: float = 300.0
+
+    def __post_init__(self):
+        for name in ENV_LIMITS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                raise ValueError(f"demo limit {name} = {value!r}; expected a positive number")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    @classmethod
+    def from_env(cls, **overrides: float | None) -> Limits:
+        """Defaults, overridden by the environment (ENV_LIMITS), overridden by ``overrides`` that are not None."""
+        values = {}
+        for name, variable in ENV_LIMITS.items():
+            if overrides.get(name) is not None:
+                values[name] = float(overrides[name])
+            elif os.environ.get(variable):
+                try:
+                    values[name] = float(os.environ[variable])
+                except ValueError:
+                    raise ValueError(f"${variable} = {os.environ[variable]!r}; expected a number") from None
+        return cls(**values)
+
+
+def upload_folder() -> Path:
+    """Where Gradio keeps uploaded files (gradio.utils.get_upload_folder: $GRADIO_TEMP_DIR or <tmp>/gradio)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(os.path.realpath(get_upload_folder()))
+
+
+def container_seconds(path: str, name: str) -> float | None:
+    """A media file's duration from its container header (PyAV opens it; no frame is decoded); None if unstated."""
+    import av
+
+    try:
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
+            return max(spans, default=None)
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise ValueError(f"{name} is not a readable media file ({reason}); expected a video or audio file") from None
+
+
+def check_upload(path: str, limits: Limits) -> str:
+    """The upload's display name (its original file name) once it passes the limits; gr.Error says which it broke.
+
+    Only files inside Gradio's upload folder are read: a path a client names is refused."""
+    import gradio as gr
+
+    name = Path(path).name
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(upload_folder()) or not real.is_file():
+        raise gr.Error(f"{name} was not uploaded to this app; only uploaded files are read")
+    size = real.stat().st_size
+    if size > limits.max_upload_bytes:
+        raise gr.Error(f"{name} is {size / 1e6:.3g} MB; the limit is {limits.max_upload_mb:g} MB per upload")
+    try:
+        seconds = container_seconds(str(real), name)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    if seconds is None:
+        raise gr.Error(f"{name} does not state its duration; re-encode it (e.g. as mp4 or wav) and upload it again")
+    if seconds > limits.max_seconds:
+        raise gr.Error(f"{name} lasts {seconds:.1f} s; the limit is {limits.max_seconds:g} s per clip")
+    return name
+
+
+def public_message(message: str, names: dict[str, str]) -> str:
+    """``message`` with each upload's server path replaced by its file name (errors must not show temporary paths)."""
+    for path, name in names.items():
+        for variant in {path, os.path.realpath(path)}:
+            message = message.replace(variant, name)
+    return message
 
 
 def _zero_gpu_decorator():
@@ -176,20 +275,34 @@ def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]
     return rows
 
 
-def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None = None):
-    """The Gradio Blocks app (queue enabled); its endpoint ``/analyze`` takes (video, audio, subtitle, task)."""
+def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None = None, limits: Limits | None = None):
+    """The Gradio Blocks app (queue enabled); its endpoint ``/analyze`` takes (video, audio, subtitle, task).
+    ``limits``: the upload and time caps (default: ``Limits.from_env()``)."""
     import gradio as gr
 
     analyzer = analyzer or Analyzer(model)
+    limits = limits or Limits.from_env()
+    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-analysis")
 
     @gpu
-    def analyze(video, audio, subtitle, task):
+    def respond(video, audio, subtitle, task, names: dict[str, str]):
+        """The analysis, run by one worker and awaited at most ``limits.request_timeout_s``."""
+        future = worker.submit(analyzer.analyze, video, audio, subtitle, task)
         try:
-            result = analyzer.analyze(video, audio, subtitle, task)
+            result = future.result(timeout=limits.request_timeout_s)
+        except concurrent.futures.TimeoutError:
+            raise gr.Error(
+                f"the analysis took longer than the {limits.request_timeout_s:g} s limit per request; "
+                "try a shorter clip or try again later"
+            ) from None
         except (ValueError, FileNotFoundError) as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(public_message(str(error), names)) from None
         chart = wheel_chart(result["sectors"], result["labels"])
         return result["text"], ", ".join(result["labels"]), chart
+
+    def analyze(video, audio, subtitle, task):
+        names = {path: check_upload(path, limits) for path in (video, audio) if path}
+        return respond(video, audio, subtitle, task, names)
 
     with gr.Blocks(title="AffectGPT") as demo:
         gr.Markdown(
@@ -223,7 +336,7 @@ def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None
             if not chosen.isdigit() or int(chosen) >= len(examples):
                 return [gr.skip()] * 7
             row = examples[int(chosen)]
-            return [*row, *analyze(*row)]
+            return [*row, *respond(*row, {})]  # the app's own example files
 
         on_load.__annotations__["request"] = gr.Request  # resolved here: this module's annotations are strings
         demo.load(
@@ -242,8 +355,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """--max-upload-mb, --max-seconds, --request-timeout (default: the environment's ENV_LIMITS, else Limits')."""
+    defaults = Limits()
+    for flag, name, unit in (
+        ("--max-upload-mb", "max_upload_mb", "MB per upload"),
+        ("--max-seconds", "max_seconds", "seconds per clip"),
+        ("--request-timeout", "request_timeout_s", "seconds per analysis"),
+    ):
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=float,
+            default=None,
+            help=f"{unit} (default: ${ENV_LIMITS[name]} or {getattr(defaults, name):g})",
+        )
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    return Limits.from_env(**{name: getattr(args, name, None) for name in ENV_LIMITS})
+
+
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --host, --port, --share (shared by `affectgpt demo` and the Space's app.py)."""
+    """--model, --host, --port, --share and the limits (shared by `affectgpt demo` and the Space's app.py)."""
     parser.add_argument("--model", default=None, help=f"folder or Hub id (default: ${ENV_MODEL} or {DEFAULT_MODEL})")
     parser.add_argument(
         "--host",
@@ -252,13 +386,27 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    add_limit_arguments(parser)
 
 
 def launch(args: argparse.Namespace, **kwargs):
-    """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed)."""
-    demo = build_demo(args.model)
+    """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed). Gradio itself stops an
+    upload over the size cap while it streams in (``max_file_size``)."""
+    limits = limits_from_args(args)
+    demo = build_demo(args.model, limits=limits)
+    kwargs.setdefault("max_file_size", limits.max_upload_bytes)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **kwargs)
     return demo
 
 
-__all__ = ["API_NAME", "Analyzer", "build_demo", "example_clips", "launch", "resolve_model", "wheel_chart"]
+__all__ = [
+    "API_NAME",
+    "Analyzer",
+    "Limits",
+    "build_demo",
+    "check_upload",
+    "example_clips",
+    "launch",
+    "resolve_model",
+    "wheel_chart",
+]

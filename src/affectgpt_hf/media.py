@@ -84,7 +84,8 @@ def _open(source: MediaSource, expected: str) -> av.container.InputContainer:
     elif isinstance(source, io.IOBase):
         source.seek(0)
     try:
-        return av.open(source if not isinstance(source, os.PathLike) else os.fspath(source), mode="r")
+        source = source if not isinstance(source, os.PathLike) else os.fspath(source)
+        return av.open(source, mode="r", metadata_errors="ignore")  # a bad tag's bytes must not fail the read
     except av.error.FFmpegError as error:
         raise ValueError(f"{name} is not a readable media file ({_reason(error)}); expected {expected}") from None
 
@@ -248,7 +249,10 @@ def _can_seek(packets: list, codec: str) -> bool:
 
 def _rewind(container, stream, landing) -> None:
     """Seek (backward) to the packet ``landing`` (pts, dts, ...); callers check the next packet is that one."""
-    container.seek(landing[0], stream=stream, backward=True)
+    try:
+        container.seek(landing[0], stream=stream, backward=True)
+    except av.error.FFmpegError:  # a corrupt index: decode from the start instead
+        raise _SeekMismatch from None
 
 
 def _decode_in_order(container, stream, name, wanted: set[int], size, rewind_to=None):

@@ -42,11 +42,18 @@ def write_hub_folder(
     skip_missing: bool = False,
     max_shard_rows: int = 5000,
     num_proc: int | None = None,
+    media: Sequence[str] | None = None,
 ) -> Path:
     """Build ``configs`` (default: those whose tables exist in ``data_dir``) into ``out_dir`` as Parquet + README.
 
-    ``data_dir`` is one release folder or a root holding upstream's folders (``mer2025-dataset``, ...).
+    ``data_dir`` is one release folder or a root holding upstream's folders (``mer2025-dataset``, ...). ``media``
+    names the kinds to embed (any of video, audio, face, as ``build_dataset(media=)``); ``embed_media`` alone embeds
+    all three.
     """
+    media = tuple(media) if media is not None else (MEDIA_KINDS if embed_media else ())
+    unknown = [kind for kind in media if kind not in MEDIA_KINDS]
+    if unknown:
+        raise ValueError(f"media {unknown} unknown; expected any of {list(MEDIA_KINDS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = [get_layout(name).name for name in configs] if configs else _available_configs(data_dir, annotations)
@@ -57,7 +64,6 @@ def write_hub_folder(
     stats: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="affectgpt-build-") as cache:
         for name in names:
-            media = MEDIA_KINDS if embed_media else ()
             built = build_dataset(
                 data_dir,
                 name,
@@ -72,13 +78,13 @@ def write_hub_folder(
                 shutil.rmtree(target)
             stats[name] = {}
             for split, dataset in built.items():
-                if embed_media:
+                if media:
                     dataset = _embed(dataset)
                 _write_shards(dataset, target, split, max_shard_rows)
                 stats[name][split] = len(dataset)
     existing = _read_card_configs(out / "README.md")
     existing.update(stats)
-    (out / "README.md").write_text(dataset_card(existing, embed_media), encoding="utf-8")
+    (out / "README.md").write_text(dataset_card(existing, media), encoding="utf-8")
     return out
 
 
@@ -139,8 +145,10 @@ def attach_media(
     return dataset
 
 
-def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool) -> str:
-    """README.md: YAML header (licence, gating, ``configs:``) and the card's sections."""
+def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool | Sequence[str]) -> str:
+    """README.md: YAML header (licence, gating, ``configs:``) and the card's sections; ``embed_media``: the embedded
+    media kinds (True: all)."""
+    embedded = MEDIA_KINDS if embed_media is True else tuple(embed_media or ())
     header = {
         "license": LICENSE,
         "language": ["en", "zh"],
@@ -168,10 +176,14 @@ def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool) -> str:
         + f" | `{MODEL_SUBTITLE[name]}` |"
         for name, splits in sorted(stats.items())
     )
+    features = {
+        "video": "video bytes are embedded (`Video(decode=False)`)",
+        "audio": "audio bytes are embedded (`Audio(decode=False)`)",
+        "face": "`face` holds the bytes of the OpenFace crops (`.npy`)",
+    }
     media_text = (
-        "Video and audio bytes are embedded (`Video(decode=False)`, `Audio(decode=False)`); `face` holds the bytes of "
-        "the OpenFace crops (`.npy`)."
-        if embed_media
+        "; ".join(features[kind] for kind in MEDIA_KINDS if kind in embedded).capitalize() + "."
+        if embedded
         else "This folder holds annotations only. If you hold the licensed clips, add the media columns with "
         "`affectgpt_hf.data.attach_media(ds, RELEASE_DIR, config_name)`."
     )

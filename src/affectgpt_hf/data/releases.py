@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from affectgpt_hf.data.layouts import ReleaseLayout, get_layout
+from affectgpt_hf.npz import load_npz
 from affectgpt_hf.prompt import parse_label_string
 
 MEDIA_KINDS = ("video", "audio", "face")
@@ -68,6 +69,8 @@ def read_csv(path: str | os.PathLike, columns: Iterable[str] = ("name",)) -> pd.
         raise ValueError(
             f"{path} is not UTF-8 text (invalid byte at offset {error.start}); expected a UTF-8 CSV (re-save as UTF-8)"
         ) from error
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{path} is not a readable CSV ({str(error).strip()}); expected the release's table") from None
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{path} has no column(s) {missing}; found {list(frame.columns)}")
@@ -103,13 +106,13 @@ def parse_openset(value: object) -> list[str]:
 
 
 def read_label_npz(path: Path, key: str) -> dict[str, dict]:
-    """``np.load(path, allow_pickle=True)[key]``: upstream's name -> {'emo': ...} or {'val': ...} dict."""
+    """``np.load(path, allow_pickle=True)[key]`` without running code: upstream's name -> {'emo'|'val': ...} dict."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; expected the set's label npz")
-    with np.load(path, allow_pickle=True) as archive:
-        if key not in archive.files:
-            raise ValueError(f"{path} has no {key!r} array; found {archive.files}")
-        corpus = archive[key].tolist()
+    archive = load_npz(path)
+    if key not in archive:
+        raise ValueError(f"{path} has no {key!r} array; found {list(archive)}")
+    corpus = archive[key].tolist()
     if not isinstance(corpus, dict):
         raise ValueError(f"{path}[{key!r}] is a {type(corpus).__name__}; expected a dict name -> label")
     return corpus

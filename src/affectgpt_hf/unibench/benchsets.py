@@ -69,11 +69,21 @@ def canonical_label(label: str) -> str:
 
 
 def get_benchset(name: str) -> BenchSet:
-    """Look a data set up by its upstream code key, case-insensitively (results folders use lower case)."""
-    for key, spec in DATASETS.items():
-        if key.lower() == str(name).lower():
-            return spec
-    raise ValueError(f"dataset {name!r} is unknown; expected one of {list(DATASETS)}")
+    """Look a test set up by any spelling the data layer knows (its one alias table, `data.layouts.get_layout`):
+    upstream keys in any case (OVMERDPlus; results folders use lower case) or config names (ov_merd_plus)."""
+    from affectgpt_hf.data.layouts import LAYOUTS, get_layout
+
+    try:
+        key = get_layout(str(name)).upstream_key
+    except ValueError:
+        key = None
+    if key not in DATASETS:
+        configs = [layout.name for layout in LAYOUTS.values() if layout.upstream_key in DATASETS]
+        what = "unknown" if key is None else "not a MER-UniBench test set"
+        raise ValueError(
+            f"dataset {name!r} is {what}; expected one of {list(DATASETS)} or their config names {configs}"
+        )
+    return DATASETS[key]
 
 
 # Paper Table 2 (= README assert/main-result.png): primary metrics ×100, columns in DATASETS order, then the mean.

@@ -35,62 +35,133 @@ class Predictions:
     extra: dict = field(default_factory=dict)
 
 
-def _npz(path: Path):
-    import numpy as np
+def _npz(path: Path) -> dict:
+    """The file's arrays by name, read without running code (a pickled global is refused, naming the file)."""
+    from affectgpt_hf.npz import load_npz
 
-    try:
-        return np.load(path, allow_pickle=True)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable npz file: {error}") from None
+    return load_npz(path)
 
 
 def load_predictions_file(path: str | os.PathLike) -> Predictions:
     """One predictions file: JSONL (name + text | labels | sentiment) or an upstream npz (name2reason / openset /
-    openset-sentiment)."""
+    openset-sentiment). Malformed files (empty, not UTF-8, wrong types, duplicated names) raise a ValueError naming
+    the file and, for JSONL, the line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"predictions file {path} is empty; expected JSONL rows or an upstream npz")
     if path.suffix == ".npz":
-        data = _npz(path)
-        if "name2reason" in data.files:
-            values = {str(k): str(v) for k, v in data["name2reason"].tolist().items()}
-            return Predictions(values, TEXT, "upstream-name2reason", str(path))
-        if "filenames" in data.files and "fileitems" in data.files:
-            names, items = data["filenames"].tolist(), data["fileitems"].tolist()
-            if len(names) != len(items):
-                raise ValueError(f"{path}: filenames has {len(names)} entries, fileitems {len(items)}")
-            values = {str(n): str(v) for n, v in zip(names, items, strict=True)}
-            if path.name.endswith("-sentiment.npz"):
-                return Predictions(values, SENTIMENT, "upstream-openset-sentiment", str(path))
-            return Predictions(values, LABELS, "upstream-openset", str(path))
-        raise ValueError(f"{path} holds {data.files}; expected 'name2reason' or 'filenames' + 'fileitems' (upstream)")
+        return _npz_predictions(path)
     if path.suffix in (".jsonl", ".json"):
-        values: dict[str, object] = {}
-        kinds = set()
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{number} is not JSON: {error}") from None
-                if not isinstance(row, dict) or "name" not in row:
-                    raise ValueError(
-                        f"{path}:{number} must be an object with 'name' and 'text', 'labels' or 'sentiment'"
-                    )
-                for kind in (SENTIMENT, LABELS, TEXT):
-                    if row.get(kind) is not None:
-                        kinds.add(kind)
-                        values[str(row["name"])] = row[kind]
-                        break
-                else:
-                    raise ValueError(f"{path}:{number} has none of 'text', 'labels', 'sentiment'")
-        if len(kinds) > 1:
-            raise ValueError(f"{path} mixes {sorted(kinds)} rows; give every row the same field")
-        kind = kinds.pop() if kinds else TEXT
-        return Predictions(values, kind, "labels-given" if kind != TEXT else "text", str(path))
+        return _jsonl_predictions(path)
     raise ValueError(f"predictions file {path} must be .jsonl or an upstream .npz")
+
+
+def _strings(array, path: Path, key: str) -> list[str]:
+    """A 1-D array of strings from an upstream npz (``filenames``, ``fileitems``) as a list."""
+    values = array.tolist() if getattr(array, "ndim", 0) == 1 else None
+    if values is None or not all(isinstance(v, str) for v in values):
+        raise ValueError(
+            f"{path}['{key}'] is a {getattr(array, 'shape', '?')} array of {array.dtype}; expected a "
+            "1-D array of strings (upstream's layout)"
+        )
+    return values
+
+
+def _npz_predictions(path: Path) -> Predictions:
+    data = _npz(path)
+    if "name2reason" in data:
+        reasons = data["name2reason"].tolist()
+        if not isinstance(reasons, dict):
+            raise ValueError(f"{path}['name2reason'] is a {type(reasons).__name__}; expected a dict name -> text")
+        bad = [(n, v) for n, v in reasons.items() if not isinstance(n, str) or not isinstance(v, str)]
+        if bad:
+            raise ValueError(
+                f"{path}['name2reason'] has {len(bad)} non-text entries (first: {bad[0]!r}); expected "
+                "name (str) -> answer text (str)"
+            )
+        return Predictions(reasons, TEXT, "upstream-name2reason", str(path))
+    if "filenames" in data and "fileitems" in data:
+        names, items = _strings(data["filenames"], path, "filenames"), _strings(data["fileitems"], path, "fileitems")
+        if len(names) != len(items):
+            raise ValueError(f"{path}: filenames has {len(names)} entries, fileitems {len(items)}")
+        _check_unique(names, path)
+        values = dict(zip(names, items, strict=True))
+        if path.name.endswith("-sentiment.npz"):
+            return Predictions(values, SENTIMENT, "upstream-openset-sentiment", str(path))
+        return Predictions(values, LABELS, "upstream-openset", str(path))
+    raise ValueError(f"{path} holds {list(data)}; expected 'name2reason' or 'filenames' + 'fileitems' (upstream)")
+
+
+def _check_unique(names: list[str], path: Path) -> None:
+    seen: set[str] = set()
+    duplicated = [name for name in names if name in seen or seen.add(name)]
+    if duplicated:
+        raise ValueError(
+            f"{path}: {len(duplicated)} duplicated name(s) (first: {duplicated[:5]}); expected one prediction per name"
+        )
+
+
+def _valid(kind: str, value: object) -> bool:
+    """Whether a JSONL value has its field's type: text a string, labels a string or a list of strings, sentiment a
+    string or a number."""
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == LABELS:
+        return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+_EXPECTED = {TEXT: "a string", LABELS: "a list of strings or a label string", SENTIMENT: "a string or a number"}
+
+
+def _jsonl_predictions(path: Path) -> Predictions:
+    values: dict[str, object] = {}
+    lines_of: dict[str, int] = {}
+    kinds = set()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{line} is not UTF-8 (invalid byte at offset {error.start}); expected UTF-8 JSONL"
+        ) from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number} is not JSON: {error}") from None
+        if not isinstance(row, dict) or "name" not in row:
+            raise ValueError(f"{path}:{number} must be an object with 'name' and 'text', 'labels' or 'sentiment'")
+        name = row["name"]
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise ValueError(f"{path}:{number}: name {name!r} is a {type(name).__name__}; expected a string")
+        name = str(name)
+        if name in lines_of:
+            raise ValueError(
+                f"{path}:{number}: name {name!r} already given on line {lines_of[name]}; expected one "
+                "prediction per name"
+            )
+        for kind in (SENTIMENT, LABELS, TEXT):
+            if row.get(kind) is not None:
+                if not _valid(kind, row[kind]):
+                    raise ValueError(
+                        f"{path}:{number}: {kind} of {name!r} is {row[kind]!r}; expected {_EXPECTED[kind]}"
+                    )
+                kinds.add(kind)
+                values[name], lines_of[name] = row[kind], number
+                break
+        else:
+            raise ValueError(f"{path}:{number} has none of 'text', 'labels', 'sentiment'")
+    if not values:
+        raise ValueError(f"predictions file {path} has no rows; expected JSONL rows (name + text|labels|sentiment)")
+    if len(kinds) > 1:
+        raise ValueError(f"{path} mixes {sorted(kinds)} rows; give every row the same field")
+    kind = kinds.pop()
+    return Predictions(values, kind, "labels-given" if kind != TEXT else "text", str(path))
 
 
 _EPOCH = re.compile(r"^(checkpoint_\d+[^-]*?)(-openset)?(-sentiment)?\.npz$")
@@ -125,10 +196,12 @@ _COLUMN = {"ov": ("ov_labels", "openset"), "basic": ("emotion", "emo"), "sentime
 
 
 def _from_label_npz(path: Path, spec: BenchSet) -> dict[str, object]:
-    data = _npz(path)
     key = spec.corpus_key
-    if key not in data.files:
-        raise ValueError(f"{path} has {data.files}; expected the corpus '{key}' of {spec.name}")
+    if key is None:
+        raise ValueError(f"{path}: {spec.name} references are a table ({spec.label_file}), not a label npz")
+    data = _npz(path)
+    if key not in data:
+        raise ValueError(f"{path} has {list(data)}; expected the corpus '{key}' of {spec.name}")
     corpus = data[key].tolist()
     if not isinstance(corpus, dict):
         raise ValueError(f"{path}['{key}'] is a {type(corpus).__name__}; expected a dict name -> {{'emo'|'val': ...}}")

@@ -30,6 +30,12 @@ def score_predictions(
             f"{len(missing)} of {len(references)} reference samples have no prediction in "
             f"{predictions.path or 'the predictions'} (first: {missing[:5]}); expected one per reference name"
         )
+    extra = [name for name in predictions.values if name not in references]
+    if extra:
+        raise ValueError(
+            f"{len(extra)} predictions in {predictions.path or 'the predictions'} name no reference sample (first: "
+            f"{extra[:5]}); expected the {len(references)} names of the references, no others"
+        )
     names = list(references)
     values = [predictions.values[n] for n in names]
     gold = [references[n] for n in names]
