@@ -131,10 +131,10 @@ def sample_video_frames(
     discarded are not counted). The result equals a full decode indexed at the chosen frames: only the
     chosen frames are converted; decoding stops after the last one; frames no other frame refers to
     (FFmpeg's ``skip_frame`` NONREF class: non-reference H.264 frames, MPEG-4 B-VOPs) are not decoded
-    unless chosen; and for H.264 whose keyframes are IDR frames the decoder seeks to the keyframe before
-    each chosen frame (exact, since nothing after an IDR frame refers to anything before it). Every
-    shortcut is checked (landings against the packet index, each chosen frame by its timestamp), else
-    the plain sequential decode is used. If fewer frames decode than packets exist, the indices are
+    unless chosen; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
+    decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe
+    and shown after it refers to anything before it). Every shortcut is checked (landings against the
+    packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If fewer frames decode than packets exist, the indices are
     recomputed over the frames that decoded.
 
     ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
@@ -248,7 +248,7 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _index_video(container: av.container.InputContainer, name: str):
-    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, is_idr) in decode order."""
+    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, clean start) in decode order."""
     if not container.streams.video:
         raise ValueError(f"{name} has no video stream; expected a video file")
     stream = container.streams.video[0]
@@ -261,8 +261,8 @@ def _index_video(container: av.container.InputContainer, name: str):
         demuxed += 1
         if packet.is_discard:
             continue
-        idr = packet.is_keyframe and codec == "h264" and _is_h264_idr(bytes(packet), extradata)
-        packets.append((packet.pts, packet.dts, packet.is_keyframe, idr))
+        clean = packet.is_keyframe and _is_clean_start(codec, bytes(packet), extradata)
+        packets.append((packet.pts, packet.dts, packet.is_keyframe, clean))
     if stream.frames and demuxed < stream.frames:
         raise ValueError(
             f"{name} is truncated: its header lists {stream.frames} video frames, only {demuxed} could be read"
@@ -270,6 +270,19 @@ def _index_video(container: av.container.InputContainer, name: str):
     if not packets:
         raise ValueError(f"{name} has a video stream but no decodable frames")
     return packets, stream
+
+
+def _is_clean_start(codec: str, data: bytes, extradata: bytes) -> bool:
+    """True for a keyframe no later frame of higher timestamp looks past: an H.264 IDR access unit, or one
+    MPEG-4 part 2 I-VOP (P-VOPs refer to the anchor before them; B-VOPs to the two around them, so only
+    B-VOPs shown before the I-VOP, which are never decoded from it, reach back)."""
+    if codec == "h264":
+        return _is_h264_idr(data, extradata)
+    if codec == "mpeg4":
+        vops = data.count(b"\x00\x00\x01\xb6")
+        pos = data.find(b"\x00\x00\x01\xb6")
+        return vops == 1 and pos + 4 < len(data) and data[pos + 4] >> 6 == 0  # vop_coding_type 0: I
+    return False
 
 
 def _is_h264_idr(data: bytes, extradata: bytes) -> bool:
@@ -297,7 +310,7 @@ def _unique_pts(packets: list) -> bool:
 
 def _can_seek(packets: list, codec: str) -> bool:
     keyframes = [p for p in packets if p[2]]
-    if codec != "h264" or len(keyframes) < 2 or not all(p[3] for p in keyframes):
+    if codec not in ("h264", "mpeg4") or len(keyframes) < 2 or not all(p[3] for p in keyframes):
         return False
     return _unique_pts(packets)
 
@@ -334,14 +347,15 @@ def _decode_in_order(container, stream, name, wanted: set[int], convert, rewind_
 
 
 def _decode_with_seeks(container, stream, name, packets, wanted: list[int], convert):
-    """Seek to the IDR keyframe before each wanted frame (when it lies ahead) and decode from there."""
+    """Seek to the clean keyframe before each wanted frame (when it lies ahead) and decode from there."""
     keyframes = [i for i, p in enumerate(packets) if p[2]]
     return _decode_from(container, stream, name, packets, wanted, convert, keyframes)
 
 
 def _decode_from(container, stream, name, packets, wanted: list[int], convert, starts: list[int]):
     """Decode the wanted frames (presentation indices), each from the last of ``starts`` (decode positions
-    where decoding may begin) at or before its packet; frames are told apart by their unique timestamps.
+    where decoding may begin) at or before its packet and not later in time; frames are told apart by
+    their unique timestamps.
 
     Packets of unwanted frames are sent with ``skip_frame=NONREF``: the decoder drops them if nothing
     refers to them and decodes them as usual otherwise.
@@ -353,8 +367,12 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
     target = {presentation[w]: w for w in wanted}  # pts -> frame index
     groups: dict[int, list[int]] = {}
     for pts in target:
-        start = starts[bisect.bisect_right(starts, decode_pos[pts]) - 1]
-        groups.setdefault(start, []).append(pts)
+        k = bisect.bisect_right(starts, decode_pos[pts]) - 1
+        while k >= 0 and packets[starts[k]][0] > pts:  # shown before its keyframe: decode from the one before
+            k -= 1
+        if k < 0:
+            raise _SeekMismatch
+        groups.setdefault(starts[k], []).append(pts)
     frames: dict[int, np.ndarray] = {}
     context = stream.codec_context
     stream.thread_type = "AUTO"
