@@ -134,15 +134,18 @@ def sample_video_frames(
     unless chosen; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
     decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe
     and shown after it refers to anything before it). Every shortcut is checked (landings against the
-    packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If fewer frames decode than packets exist, the indices are
-    recomputed over the frames that decoded.
+    packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If
+    fewer frames decode than packets exist, the indices are recomputed over the frames that decoded.
 
     ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
     does: an FFmpeg filter graph ``scale=W:H`` (aspect not kept, the scale filter's default bilinear
     flags and colour handling) into RGB24, after ``transpose`` filters for a 90/180/270 degree display
-    rotation, as decord builds it. The frames are byte-equal to decord 0.6.0's on H.264 (tests/golden/
-    decord). ``scaler="reformat"`` is the earlier conversion (one ``VideoFrame.reformat``, then the turn),
-    which differs from decord by chroma placement. Array input is scaled with swscale bilinear.
+    rotation, as decord builds it. The frames are byte-equal to decord 0.6.0's (tests/golden/decord) on
+    H.264 and on MPEG-4 part 2 but for a few pixels of P-VOPs, off by 1-2, where decord's FFmpeg 4.1 decoder
+    rounds differently; decord itself returns wrong frames after seeking in open-GOP streams (README,
+    Fidelity), where these are the frames at the index. ``scaler="reformat"`` is the earlier conversion
+    (one ``VideoFrame.reformat``, then the turn), which differs from decord by chroma placement. Array
+    input is scaled with swscale bilinear.
     """
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
