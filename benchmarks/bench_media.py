@@ -2,7 +2,7 @@
 
 For a 10 s 1280x720 25 fps h264 + aac clip, written twice (x264's default GOP, keyint 250, and keyint 25):
   (a) media.py:  sample_video_frames (8 frames at 224x224) + load_audio + audio_clips
-  (b) naive:     decode and convert every frame to RGB at 224x224, then index; same audio path
+  (b) naive:     decode and convert every frame to RGB at 224x224 (the same conversion), then index; same audio
 Prints clips/s of each and the ratio (a)/(b). Also checks that (a) and (b) return the same frames.
 
     PYTHONPATH=src python benchmarks/bench_media.py [--repeats 3] [--seconds 10]
@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from affectgpt_hf import media
 from affectgpt_hf.media import audio_clips, frame_indices, load_audio, sample_video_frames, write_video
 
 
@@ -43,10 +44,9 @@ def naive(path: Path):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        every = [
-            f.to_ndarray(format="rgb24", width=224, height=224, interpolation="BILINEAR")
-            for f in container.decode(stream)
-        ]
+        convert = getattr(media, "_RGBConverter", None)  # absent before the decord-equal conversion
+        convert = convert((224, 224), "decord") if convert else lambda f: media._to_rgb(f, (224, 224))
+        every = [convert(f) for f in container.decode(stream)]
     frames = np.stack(every)[frame_indices(len(every))]
     clips = audio_clips(load_audio(path))
     return frames, clips

@@ -110,9 +110,17 @@ def _demux(container: av.container.InputContainer, stream, name: str):
 
 # --------------------------------------------------------------------------------------------- video frames
 
+SCALERS = ("decord", "reformat")
+"""``sample_video_frames(scaler=...)``: "decord" (default) scales as upstream's decord 0.6 does, in an FFmpeg
+filter graph ``[transpose,]scale=W:H`` into RGB24; "reformat" is this package's earlier single
+``VideoFrame.reformat`` call (swscale bilinear, then the turn), kept to reproduce earlier outputs."""
+
 
 def sample_video_frames(
-    video: MediaSource | np.ndarray, num_frames: int = 8, size: tuple[int, int] | None = (224, 224)
+    video: MediaSource | np.ndarray,
+    num_frames: int = 8,
+    size: tuple[int, int] | None = (224, 224),
+    scaler: str = "decord",
 ) -> np.ndarray:
     """Pick ``num_frames`` frames by :func:`frame_indices` and return them as (n, H, W, 3) uint8 RGB.
 
@@ -121,21 +129,27 @@ def sample_video_frames(
 
     T is the number of video packets of the first video stream (what decord's ``len(vr)`` counts, equal
     to the number of frames a full decode yields for a well-formed file; packets the container marks as
-    discarded are not counted). The result equals a full decode indexed at the chosen frames: frames are
-    decoded in order and only the chosen ones are converted, decoding stops after the last chosen one,
-    and for H.264 whose keyframes are IDR frames the decoder seeks to the keyframe before each chosen
-    frame (exact, since nothing after an IDR frame refers to anything before it; every landing is checked
-    against the packet index, else the sequential path is used). If fewer frames decode than packets
-    exist, the indices are recomputed over the frames that decoded.
+    discarded are not counted). The result equals a full decode indexed at the chosen frames: only the
+    chosen frames are converted; decoding stops after the last one; frames no other frame refers to
+    (FFmpeg's ``skip_frame`` NONREF class: non-reference H.264 frames, MPEG-4 B-VOPs) are not decoded
+    unless chosen; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
+    decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe
+    and shown after it refers to anything before it). Every shortcut is checked (landings against the
+    packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If
+    fewer frames decode than packets exist, the indices are recomputed over the frames that decoded.
 
-    Upstream (decord 0.6 with ``width=height=224``) scales in an FFmpeg filter graph ``scale=224:224``
-    (aspect not kept) whose default flags in FFmpeg 4 are bilinear, then converts to RGB24; here one
-    swscale call converts and scales with ``SWS_BILINEAR``, the same algorithm; the bundled FFmpeg is
-    newer, so pixels may differ by rounding. Rotation metadata (display matrix) is honoured as decord
-    does (the frame is turned upright, at the requested size); here the frame is scaled first and then
-    turned (decord turns, then scales), again a rounding-level difference. Array input is scaled with
-    the same swscale bilinear filter.
+    ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
+    does: an FFmpeg filter graph ``scale=W:H`` (aspect not kept, the scale filter's default bilinear
+    flags and colour handling) into RGB24, after ``transpose`` filters for a 90/180/270 degree display
+    rotation, as decord builds it. The frames are byte-equal to decord 0.6.0's (tests/golden/decord) on
+    H.264 and on MPEG-4 part 2 but for a few pixels of P-VOPs, off by 1-2, where decord's FFmpeg 4.1 decoder
+    rounds differently; decord itself returns wrong frames after seeking in open-GOP streams (README,
+    Fidelity), where these are the frames at the index. ``scaler="reformat"`` is the earlier conversion
+    (one ``VideoFrame.reformat``, then the turn), which differs from decord by chroma placement. Array
+    input is scaled with swscale bilinear.
     """
+    if scaler not in SCALERS:
+        raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
     if size is not None:
         size = (int(size[0]), int(size[1]))
         if size[0] < 1 or size[1] < 1:
@@ -144,6 +158,7 @@ def sample_video_frames(
         return _sample_array(video, num_frames, size)
     _check_file(video, "a video file")
     name = _name(video)
+    convert = _RGBConverter(size, scaler)
     with _open(video, "a video file") as container:
         packets, stream = _index_video(container, name)
         index = stream.index
@@ -151,16 +166,18 @@ def sample_video_frames(
         frames: dict[int, np.ndarray] = {}
         try:
             if _can_seek(packets, stream.codec_context.name):
-                frames = _decode_with_seeks(container, stream, name, packets, sorted(set(indices)), size)
+                frames = _decode_with_seeks(container, stream, name, packets, sorted(set(indices)), convert)
+            elif _unique_pts(packets):
+                frames = _decode_from(container, stream, name, packets, sorted(set(indices)), convert, [0])
             else:
-                frames, _ = _decode_in_order(container, stream, name, set(indices), size, rewind_to=packets[0])
+                frames, _ = _decode_in_order(container, stream, name, set(indices), convert, rewind_to=packets[0])
         except _SeekMismatch:
             frames = {}
     for _ in range(2):  # fallback: a fresh decode from the very start, then (if frames were missing) once more
         if len(frames) == len(set(indices)):
             break
         with _open(video, "a video file") as container:
-            frames, decoded = _decode_in_order(container, container.streams[index], name, set(indices), size)
+            frames, decoded = _decode_in_order(container, container.streams[index], name, set(indices), convert)
         if len(frames) < len(set(indices)):  # fewer frames decoded than packets: index the frames that did
             if decoded == 0:
                 raise ValueError(f"{name} has a video stream but no decodable frames")
@@ -186,6 +203,44 @@ def _resize_rgb(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return frame.to_ndarray(width=size[1], height=size[0], format="rgb24", interpolation="BILINEAR")
 
 
+class _RGBConverter:
+    """Decoded frame -> upright (H, W, 3) uint8 RGB at ``size`` by ``scaler``; one filter graph per input shape."""
+
+    def __init__(self, size: tuple[int, int] | None, scaler: str) -> None:
+        self.size, self.scaler = size, scaler
+        self._graph, self._key = None, None
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.scaler == "reformat":
+            return _to_rgb(frame, self.size)
+        # decord: clockwise degrees from the "rotate" tag (FFmpeg 4 wrote it as an integer) or display matrix
+        theta = round(-(frame.rotation or 0)) % 360
+        key = (frame.width, frame.height, frame.format.name, theta)
+        if key != self._key:
+            self._graph, self._key = _decord_graph(frame, theta, self.size), key
+        self._graph.vpush(frame)
+        return self._graph.vpull().to_ndarray()
+
+
+def _decord_graph(frame: av.VideoFrame, theta: int, size: tuple[int, int] | None) -> av.filter.Graph:
+    """decord 0.6's filter graph: buffer -> [transpose...] -> scale=W:H -> sink accepting only RGB24."""
+    turns = {90: ["1"], 180: ["1", "1"], 270: ["2"]}.get(theta, [])
+    height, width = size if size is not None else (frame.height, frame.width)
+    if size is None and theta in (90, 270):
+        height, width = width, height
+    graph = av.filter.Graph()
+    graph.threads = 1  # as decord sets it
+    time_base = frame.time_base or Fraction(1, 1000)
+    chain = [graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=time_base)]
+    chain += [graph.add("transpose", turn) for turn in turns]
+    chain += [graph.add("scale", f"{width}:{height}:flags=bilinear"), graph.add("format", "rgb24")]
+    chain.append(graph.add("buffersink"))
+    for a, b in zip(chain, chain[1:], strict=False):
+        a.link_to(b)
+    graph.configure()
+    return graph
+
+
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
     """Convert one decoded frame to upright RGB24 at ``size`` (one swscale call, then a lossless turn)."""
     quarters = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns for display
@@ -197,7 +252,7 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _index_video(container: av.container.InputContainer, name: str):
-    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, is_idr) in decode order."""
+    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, clean start) in decode order."""
     if not container.streams.video:
         raise ValueError(f"{name} has no video stream; expected a video file")
     stream = container.streams.video[0]
@@ -210,8 +265,8 @@ def _index_video(container: av.container.InputContainer, name: str):
         demuxed += 1
         if packet.is_discard:
             continue
-        idr = packet.is_keyframe and codec == "h264" and _is_h264_idr(bytes(packet), extradata)
-        packets.append((packet.pts, packet.dts, packet.is_keyframe, idr))
+        clean = packet.is_keyframe and _is_clean_start(codec, bytes(packet), extradata)
+        packets.append((packet.pts, packet.dts, packet.is_keyframe, clean))
     if stream.frames and demuxed < stream.frames:
         raise ValueError(
             f"{name} is truncated: its header lists {stream.frames} video frames, only {demuxed} could be read"
@@ -219,6 +274,19 @@ def _index_video(container: av.container.InputContainer, name: str):
     if not packets:
         raise ValueError(f"{name} has a video stream but no decodable frames")
     return packets, stream
+
+
+def _is_clean_start(codec: str, data: bytes, extradata: bytes) -> bool:
+    """True for a keyframe no later frame of higher timestamp looks past: an H.264 IDR access unit, or one
+    MPEG-4 part 2 I-VOP (P-VOPs refer to the anchor before them; B-VOPs to the two around them, so only
+    B-VOPs shown before the I-VOP, which are never decoded from it, reach back)."""
+    if codec == "h264":
+        return _is_h264_idr(data, extradata)
+    if codec == "mpeg4":
+        vops = data.count(b"\x00\x00\x01\xb6")
+        pos = data.find(b"\x00\x00\x01\xb6")
+        return vops == 1 and pos + 4 < len(data) and data[pos + 4] >> 6 == 0  # vop_coding_type 0: I
+    return False
 
 
 def _is_h264_idr(data: bytes, extradata: bytes) -> bool:
@@ -239,12 +307,16 @@ def _is_h264_idr(data: bytes, extradata: bytes) -> bool:
     return 5 in types
 
 
-def _can_seek(packets: list, codec: str) -> bool:
-    keyframes = [p for p in packets if p[2]]
-    if codec != "h264" or len(keyframes) < 2 or not all(p[3] for p in keyframes):
-        return False
+def _unique_pts(packets: list) -> bool:
     pts = [p[0] for p in packets]
     return None not in pts and len(set(pts)) == len(pts)
+
+
+def _can_seek(packets: list, codec: str) -> bool:
+    keyframes = [p for p in packets if p[2]]
+    if codec not in ("h264", "mpeg4") or len(keyframes) < 2 or not all(p[3] for p in keyframes):
+        return False
+    return _unique_pts(packets)
 
 
 def _rewind(container, stream, landing) -> None:
@@ -255,10 +327,11 @@ def _rewind(container, stream, landing) -> None:
         raise _SeekMismatch from None
 
 
-def _decode_in_order(container, stream, name, wanted: set[int], size, rewind_to=None):
-    """Decode from the start; convert only frames whose output position is in ``wanted``; stop after the last.
+def _decode_in_order(container, stream, name, wanted: set[int], convert, rewind_to=None):
+    """Decode every frame from the start; convert those whose output position is in ``wanted``; stop after the last.
 
-    ``rewind_to``: the first packet, for a container already demuxed once (the landing is checked).
+    The fallback for streams whose timestamps cannot identify frames. ``rewind_to``: the first packet, for
+    a container already demuxed once (the landing is checked).
     """
     frames: dict[int, np.ndarray] = {}
     remaining, position = set(wanted), 0
@@ -272,7 +345,7 @@ def _decode_in_order(container, stream, name, wanted: set[int], size, rewind_to=
             rewind_to = None
         for frame in _decode(packet, name):
             if position in remaining:
-                frames[position] = _to_rgb(frame, size)
+                frames[position] = convert(frame)
                 remaining.discard(position)
             position += 1
             if not remaining:
@@ -280,42 +353,61 @@ def _decode_in_order(container, stream, name, wanted: set[int], size, rewind_to=
     return frames, position
 
 
-def _decode_with_seeks(container, stream, name, packets, wanted: list[int], size):
-    """Seek to the IDR keyframe before each wanted frame (when it lies ahead) and decode from there."""
+def _decode_with_seeks(container, stream, name, packets, wanted: list[int], convert):
+    """Seek to the clean keyframe before each wanted frame (when it lies ahead) and decode from there."""
+    keyframes = [i for i, p in enumerate(packets) if p[2]]
+    return _decode_from(container, stream, name, packets, wanted, convert, keyframes)
+
+
+def _decode_from(container, stream, name, packets, wanted: list[int], convert, starts: list[int]):
+    """Decode the wanted frames (presentation indices), each from the last of ``starts`` (decode positions
+    where decoding may begin) at or before its packet and not later in time; frames are told apart by
+    their unique timestamps.
+
+    Packets of unwanted frames are sent with ``skip_frame=NONREF``: the decoder drops them if nothing
+    refers to them and decodes them as usual otherwise.
+    """
     presentation = sorted(p[0] for p in packets)
     decode_pos = {p[0]: i for i, p in enumerate(packets)}
-    keyframes = [i for i, p in enumerate(packets) if p[2]]
-    if keyframes[0] != 0:
+    if starts[0] != 0:
         raise _SeekMismatch
     target = {presentation[w]: w for w in wanted}  # pts -> frame index
     groups: dict[int, list[int]] = {}
     for pts in target:
-        gop = keyframes[bisect.bisect_right(keyframes, decode_pos[pts]) - 1]
-        groups.setdefault(gop, []).append(pts)
+        k = bisect.bisect_right(starts, decode_pos[pts]) - 1
+        while k >= 0 and packets[starts[k]][0] > pts:  # shown before its keyframe: decode from the one before
+            k -= 1
+        if k < 0:
+            raise _SeekMismatch
+        groups.setdefault(starts[k], []).append(pts)
     frames: dict[int, np.ndarray] = {}
+    context = stream.codec_context
     stream.thread_type = "AUTO"
-    packet_iter, position = None, 0  # position: decode index of the next packet; every run starts with a seek
-    for gop in sorted(groups):
-        need = {pts for pts in groups[gop] if target[pts] not in frames}
+    packet_iter, position, skip = None, 0, None  # position: decode index of the next packet
+    for start in sorted(groups):
+        need = {pts for pts in groups[start] if target[pts] not in frames}
         if not need:
             continue
         landing = None
-        if packet_iter is None or gop > position:
-            _rewind(container, stream, packets[gop])  # the landing is checked below
-            landing = packets[gop]
-            packet_iter, position = _demux(container, stream, name), gop
+        if packet_iter is None or start > position:
+            _rewind(container, stream, packets[start])  # the landing is checked below
+            landing = packets[start]
+            packet_iter, position = _demux(container, stream, name), start
         while need:
             packet = next(packet_iter, None)
             if packet is None:
                 raise _SeekMismatch
             if packet.size and landing is not None:
-                if (packet.pts, packet.dts) != landing[:2] or not packet.is_keyframe:
+                if (packet.pts, packet.dts) != landing[:2] or (start and not packet.is_keyframe):
                     raise _SeekMismatch
                 landing = None
             position += 1 if packet.size else 0
+            mode = "DEFAULT" if not packet.size or packet.pts in target else "NONREF"
+            if mode != skip:
+                context.skip_frame = skip = mode
             for frame in _decode(packet, name):
                 if frame.pts in target and target[frame.pts] not in frames:
-                    frames[target[frame.pts]] = _to_rgb(frame, size)
+                    frames[target[frame.pts]] = convert(frame)
                     need.discard(frame.pts)
                 elif frame.pts is None or (need and frame.pts > max(need)):
                     raise _SeekMismatch  # a wanted frame was skipped: do not trust this path

@@ -1,0 +1,191 @@
+"""Preprocessing speed: upstream AffectGPT's own loaders against our processor, same files, one run (no asserts).
+
+Per clip (a video and its 16 kHz mono wav), the frame model's inputs:
+  upstream  its own code in its pinned environment (decord 0.6.0, torchaudio 2.4.0's Python part, pytorchvideo
+            0.1.5, transformers 4.49), run in a subprocess: ``BaseDataset.read_frame_face_audio_text`` for frame
+            and audio (decord at 224x224 + the eval video transform; torchaudio + pytorchvideo clips + the mel
+            transform) and what the encoders do before the towers (frames -> PIL -> ``CLIPImageProcessor``; the
+            clips -> ``Wav2Vec2FeatureExtractor``)
+  ours      ``AffectGPTProcessor(videos=[mp4], audio=[wav], subtitles=[""])`` for the frame variant
+            (media.py + the same two feature extractors, and the prompt's tokenization)
+Clips: h264 1280x720 at x264's default GOP (keyint 250), h264 1920x1080 in one GOP, MPEG-4 part 2 1280x720
+(FFmpeg's encoder, GOP 12). Both sides run with 2 threads (torch, OpenMP; the decoders' automatic threading).
+Prints clips/s (best of --repeats after a warm-up) and ours/upstream.
+
+    PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4]
+        [--upstream-python /work/upstream-env/venv/bin/python] [--upstream-src /work/upstream-env/src/AffectGPT]
+        [--shims /work/upstream-env/shims]
+
+The upstream environment is the one ../shared/notes/upstream-env.md describes (tests/golden/README builds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+UPSTREAM = textwrap.dedent(
+    """
+    import json, sys, time
+    import torch
+    torch.set_num_threads(2)
+    import einops
+    from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor
+    from my_affectgpt.datasets.datasets.base_dataset import BaseDataset
+    from my_affectgpt.processors.video_processor import AlproVideoEvalProcessor
+    from my_affectgpt.models.encoder import func_VideoReader_to_Image
+
+    clips, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
+    dataset = BaseDataset(vis_processor=AlproVideoEvalProcessor(image_size=224, n_frms=8))
+    dataset.n_frms, dataset.needed_data = 8, ["frame", "audio"]
+    clip_processor = CLIPImageProcessor(  # openai/clip-vit-large-patch14's preprocessor_config.json
+        do_resize=True, size={"shortest_edge": 224}, resample=3, do_center_crop=True,
+        crop_size={"height": 224, "width": 224}, do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
+        image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711],
+        do_convert_rgb=True)
+    feature_extractor = Wav2Vec2FeatureExtractor(  # chinese-hubert-large's
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True)
+
+    def one(video, wav):
+        sample = dataset.read_frame_face_audio_text(video_path=video, audio_path=wav)
+        raw_frame = sample["raw_frame"][None]  # what CLIP_VIT_LARGE.forward receives: [b c t h w]
+        images = func_VideoReader_to_Image(einops.rearrange(raw_frame, "b c t h w -> (b t) h w c"))
+        pixels = clip_processor(images=images, return_tensors="pt")["pixel_values"]
+        raw_audio = sample["raw_audio"][None][:, :, 0, :]  # HUBERT_LARGE.forward
+        raw_audio = einops.rearrange(raw_audio, "b t s -> (b t) s")
+        values = feature_extractor(raw_audio, sampling_rate=16000, return_tensors="pt").input_values
+        return pixels, values
+
+    best = {}
+    for video, wav in clips:
+        one(video, wav)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            one(video, wav)
+            times.append(time.perf_counter() - start)
+        best[video] = min(times)
+    print(json.dumps(best))
+    """
+)
+
+
+def _texture(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random picture (with per-frame grain added later, bitrates come near real footage)."""
+    cells = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3)).astype(np.float32)
+    image = cells.repeat(16, axis=0).repeat(16, axis=1)[:height, :width]
+    for axis in (0, 1):  # a 32-pixel box blur along each axis, by cumulative sums
+        padded = np.concatenate(
+            [np.repeat(image.take([0], axis), 16, axis), image, np.repeat(image.take([-1], axis), 16, axis)], axis
+        )
+        total = np.cumsum(padded, axis=axis, dtype=np.float64)
+        image = (
+            (total.take(range(32, total.shape[axis]), axis) - total.take(range(0, total.shape[axis] - 32), axis)) / 32
+        )[tuple(slice(0, n) for n in (height, width))]
+    return image.astype(np.uint8)
+
+
+def make_clips(folder: Path, seconds: float) -> list[tuple[str, Path, Path]]:
+    """The three clips and their wavs: a smooth picture panning 4 px a frame under fresh grain; a 16 kHz tone."""
+    from affectgpt_hf.media import write_audio, write_video
+
+    specs = [
+        ("h264 1280x720, x264 default GOP", "h264_720p.mp4", 720, 1280, "libx264", None, {"preset": "fast"}),
+        ("h264 1920x1080, one GOP", "h264_1080p.mp4", 1080, 1920, "libx264", None, {"preset": "fast"}),
+        ("MPEG-4 part 2 1280x720, GOP 12", "mpeg4_720p.mp4", 720, 1280, "mpeg4", 12, {"qscale": "4"}),
+    ]
+    fps = 25
+    count = round(seconds * fps)
+    out = []
+    for seed, (label, name, height, width, codec, gop, options) in enumerate(specs):
+        path = folder / name
+        wav = folder / (path.stem + ".wav")
+        out.append((label, path, wav))
+        if path.exists() and wav.exists():
+            continue
+        rng = np.random.default_rng(seed)
+        texture = _texture(height, width + 4 * count, rng)
+        grain = [rng.integers(-8, 9, (height, width, 1), dtype=np.int16) for _ in range(7)]  # fresh every frame
+        frames = np.stack(
+            [np.clip(texture[:, 4 * i : 4 * i + width] + grain[i % 7], 0, 255).astype(np.uint8) for i in range(count)]
+        )
+        write_video(path, frames, fps=fps, codec=codec, gop_size=gop, options=options)
+        t = np.arange(round(seconds * 16000)) / 16000
+        write_audio(wav, 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2, 16000)
+    return out
+
+
+def time_upstream(args, clips) -> dict[str, float]:
+    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", PYTHONPATH=f"{args.shims}:{args.upstream_src}")
+    pairs = json.dumps([[str(video), str(wav)] for _, video, wav in clips])
+    result = subprocess.run(
+        [args.upstream_python, "-c", UPSTREAM, pairs, str(args.repeats)],
+        cwd=args.upstream_src,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.exit(f"upstream's loaders failed in {args.upstream_python}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def time_ours(args, clips) -> dict[str, float]:
+    import torch
+
+    from affectgpt_hf import AffectGPTProcessor
+
+    torch.set_num_threads(2)
+    processor = AffectGPTProcessor.from_settings(input_mode="multiframe_audio_frame_text")
+
+    def one(video, wav):
+        return processor(videos=[str(video)], audio=[str(wav)], subtitles=[""], task="ov_labels", return_tensors="pt")
+
+    best = {}
+    for _, video, wav in clips:
+        one(video, wav)
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            one(video, wav)
+            times.append(time.perf_counter() - start)
+        best[str(video)] = min(times)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--upstream-python", default="/work/upstream-env/venv/bin/python")
+    parser.add_argument("--upstream-src", default="/work/upstream-env/src/AffectGPT")
+    parser.add_argument("--shims", default="/work/upstream-env/shims")
+    parser.add_argument("--clips-dir", help="write the clips here and reuse them if present (default: a temp folder)")
+    args = parser.parse_args()
+    for path in (args.upstream_python, args.upstream_src, args.shims):
+        if not Path(path).exists():
+            sys.exit(f"{path} does not exist; build upstream's environment first (tests/golden/README)")
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = make_clips(Path(args.clips_dir or tmp), args.seconds)
+        upstream = time_upstream(args, clips)
+        ours = time_ours(args, clips)
+        print(f"{args.seconds:g} s clips at 25 fps + 16 kHz mono wav; 2 threads; best of {args.repeats}")
+        print(f"{'clip':<34}{'Mbit/s':>8}{'upstream clips/s':>18}{'ours clips/s':>14}{'ratio':>8}")
+        for label, video, _ in clips:
+            up, we = 1 / upstream[str(video)], 1 / ours[str(video)]
+            rate = video.stat().st_size * 8 / args.seconds / 1e6
+            print(f"{label:<34}{rate:>8.2f}{up:>18.2f}{we:>14.2f}{we / up:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
