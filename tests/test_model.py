@@ -141,16 +141,25 @@ def test_beam_search_and_multiple_returns_expand_inputs(batch, mode):
 
 
 def test_batched_generation_equals_one_clip_at_a_time(tiny_processor, clips):
-    model = tiny_model(seed=1)
+    model = tiny_model(seed=3, sensitive=True)
     subtitles = ["I told you already, and I will not say it again.", "Fine."]
     videos = [str(c) for c in clips[:2]]
+    kwargs = dict(max_new_tokens=8, do_sample=False, min_new_tokens=8)
     together = tiny_processor(videos=videos, subtitles=subtitles)
-    out = model.generate(**together, max_new_tokens=8, do_sample=False, min_new_tokens=8)
     width = together["input_ids"].shape[1]
+    out = model.generate(**together, **kwargs)[:, width:]
+    swapped = tiny_processor(videos=videos[::-1], subtitles=subtitles)  # same prompts, the media of the other row
+    out_swapped = model.generate(**swapped, **kwargs)[:, width:]
+    assert out[0].tolist() != out[1].tolist()  # the clips' answers differ ...
+    assert out[0].tolist() != out_swapped[0].tolist() and out[1].tolist() != out_swapped[1].tolist()  # ... by media
+    with torch.no_grad():
+        batched_logits = model(**together).logits[:, -1]
     for i in range(2):
         alone = tiny_processor(videos=[videos[i]], subtitles=[subtitles[i]])
-        single = model.generate(**alone, max_new_tokens=8, do_sample=False, min_new_tokens=8)
-        assert single[0, alone["input_ids"].shape[1] :].tolist() == out[i, width:].tolist()
+        single = model.generate(**alone, **kwargs)
+        assert single[0, alone["input_ids"].shape[1] :].tolist() == out[i].tolist()
+        with torch.no_grad():
+            torch.testing.assert_close(model(**alone).logits[0, -1], batched_logits[i], atol=1e-4, rtol=1e-4)
 
 
 def test_upstream_two_token_stop_ends_generation():
