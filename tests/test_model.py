@@ -53,10 +53,20 @@ def test_loss_counts_only_supervised_tokens(batch):
     logits = out.logits[:, -5:-1].reshape(-1, out.logits.shape[-1]).float()
     expected = torch.nn.functional.cross_entropy(logits, answer.reshape(-1))
     torch.testing.assert_close(out.loss, expected)
-    # A different prompt under -100 labels changes the logits but not which tokens count.
-    labels_prompt = labels.clone()
-    labels_prompt[:, :5] = -100
-    assert torch.equal(labels_prompt, labels)
+    # Supervising the prompt's text tokens too adds exactly their terms: the -100 above is what kept them out.
+    labels_text = input_ids.masked_fill((input_ids >= model.config.image_token_id) | (mask == 0), -100)
+    out_text = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        pixel_values_videos=batch["pixel_values_videos"],
+        input_values=batch["input_values"],
+        labels=labels_text,
+    )
+    targets = labels_text[:, 1:].reshape(-1)
+    all_logits = out_text.logits[:, :-1].reshape(-1, out.logits.shape[-1]).float()
+    expected_text = torch.nn.functional.cross_entropy(all_logits, targets, ignore_index=-100)
+    torch.testing.assert_close(out_text.loss, expected_text)
+    assert (targets != -100).sum() > 8 and not torch.allclose(out_text.loss, out.loss)
 
 
 def test_attention_pooling_and_fusion_use_raw_scores():
@@ -127,17 +137,31 @@ def test_precomputed_features_equal_raw_inputs(batch):
     assert torch.equal(from_pixels, from_features)
 
 
-@pytest.mark.parametrize("mode", ["pixels", "features"])
-def test_beam_search_and_multiple_returns_expand_inputs(batch, mode):
-    model = tiny_model()
-    inputs = dict(batch)
-    if mode == "features":
-        inputs["video_features"] = model.get_video_features(inputs.pop("pixel_values_videos"))
-        inputs["audio_features"] = model.get_audio_features(inputs.pop("input_values"))
-    beams = model.generate(**inputs, max_new_tokens=4, num_beams=2, do_sample=False)
-    assert beams.shape[0] == 2
-    several = model.generate(**inputs, max_new_tokens=4, num_beams=2, num_return_sequences=2, do_sample=False)
-    assert several.shape[0] == 4
+def test_beam_search_and_multiple_returns_expand_inputs(batch, tiny_processor, clips):
+    """Beams and returned sequences: features mode = pixels mode = each clip searched alone."""
+    model = tiny_model(seed=3, sensitive=True)
+
+    def features_of(inputs):
+        with torch.no_grad():
+            return dict(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                video_features=model.get_video_features(inputs["pixel_values_videos"]),
+                audio_features=model.get_audio_features(inputs["input_values"]),
+            )
+
+    kwargs = dict(max_new_tokens=4, min_new_tokens=4, num_beams=3, num_return_sequences=2, do_sample=False)
+    width = batch["input_ids"].shape[1]
+    from_pixels = model.generate(**batch, **kwargs)[:, width:]
+    assert from_pixels.shape == (4, 4)
+    assert from_pixels[0].tolist() != from_pixels[2].tolist()  # the two clips' best beams differ
+    assert torch.equal(model.generate(**features_of(batch), **kwargs)[:, width:], from_pixels)
+    assert torch.equal(model.generate(**batch, **{**kwargs, "num_return_sequences": 1})[:, width:], from_pixels[::2])
+    subtitles = ["I told you already.", "Fine."]  # the batch fixture's
+    for i in range(2):
+        alone = tiny_processor(videos=[str(clips[i])], subtitles=[subtitles[i]], task="ov_labels")
+        single = model.generate(**features_of(alone), **kwargs)[:, alone["input_ids"].shape[1] :]
+        assert torch.equal(single, from_pixels[2 * i : 2 * i + 2])
 
 
 def test_batched_generation_equals_one_clip_at_a_time(tiny_processor, clips):
