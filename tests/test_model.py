@@ -240,6 +240,54 @@ def test_variants_run_forward_and_generate(settings, clips, tmp_path):
     assert model.generate(**inputs, max_new_tokens=3, do_sample=False).shape[1] <= inputs["input_ids"].shape[1] + 3
 
 
+def test_qformer_equals_transformers_blip2_qformer_with_the_same_weights():
+    """Upstream's Q-Former is BERT with cross-attention in every layer (affectgpt.py: cross_attention_freq = 1) and
+    the query branch's feed-forward: transformers' Blip2QFormerModel is that network, so with our weights copied
+    in it must give our output (queries normed, encoder states = features + learned positions)."""
+    from transformers import Blip2QFormerConfig, Blip2QFormerModel
+
+    from affectgpt_hf.modeling_affectgpt import AffectGPTQFormer
+
+    config = tiny_config()
+    torch.manual_seed(0)
+    ours = AffectGPTQFormer(config, encoder_dim=24, num_positions=10, num_queries=3).eval()
+    with torch.no_grad():  # no parameter left at a neutral init (LayerNorms 1/0, queries near 0)
+        for name, param in ours.named_parameters():
+            if "norm" in name or name == "query_tokens":
+                param.copy_(torch.randn_like(param) * 0.5 + (1.0 if name.endswith("norm.weight") else 0.0))
+    reference = Blip2QFormerModel(
+        Blip2QFormerConfig(
+            hidden_size=config.qformer_hidden_size,
+            num_hidden_layers=config.qformer_num_layers,
+            num_attention_heads=config.qformer_num_heads,
+            intermediate_size=config.qformer_intermediate_size,
+            layer_norm_eps=config.qformer_layer_norm_eps,
+            cross_attention_frequency=1,
+            encoder_hidden_size=24,
+        )
+    ).eval()
+    names = {"layernorm": "embed_norm"}
+    for i in range(config.qformer_num_layers):
+        for theirs, mine in (("attention", "self_attention"), ("crossattention", "cross_attention")):
+            for part in ("query", "key", "value"):
+                names[f"encoder.layer.{i}.{theirs}.attention.{part}"] = f"layers.{i}.{mine}.{part}"
+            names[f"encoder.layer.{i}.{theirs}.output.dense"] = f"layers.{i}.{mine}.dense"
+            names[f"encoder.layer.{i}.{theirs}.output.LayerNorm"] = f"layers.{i}.{mine}.norm"
+        names[f"encoder.layer.{i}.intermediate_query.dense"] = f"layers.{i}.intermediate"
+        names[f"encoder.layer.{i}.output_query.dense"] = f"layers.{i}.output"
+        names[f"encoder.layer.{i}.output_query.LayerNorm"] = f"layers.{i}.output_norm"
+    mine = ours.state_dict()
+    state = {f"{k}.{leaf}": mine[f"{v}.{leaf}"] for k, v in names.items() for leaf in ("weight", "bias")}
+    reference.load_state_dict(state, strict=True)
+    features = torch.randn(2, 7, 24)
+    with torch.no_grad():
+        expected = reference(
+            query_embeds=ours.query_tokens.expand(2, -1, -1),
+            encoder_hidden_states=features + ours.position_embedding.weight[:7],
+        ).last_hidden_state
+        torch.testing.assert_close(ours(features), expected, atol=1e-5, rtol=1e-5)
+
+
 def test_qformer_fusion_key_layout():
     model = tiny_model(fusion="qformer")
     names = {name for name, _ in model.model.av_fusion.named_parameters()}
