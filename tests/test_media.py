@@ -7,6 +7,7 @@ the file fast on two CPU cores.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import av
 import numpy as np
@@ -25,6 +26,8 @@ from affectgpt_hf.media import (
     write_audio,
     write_video,
 )
+
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def _ramp_video(num: int, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
@@ -161,10 +164,18 @@ def test_resize_matches_cv2():
 
 
 @pytest.mark.timeout(10)
-def test_resize_golden_without_cv2():
-    # cv2.resize(np.array([[0, 100]], uint8), (4, 1)) == [[0, 25, 75, 100]] (cv2 4.12 and 5.0)
-    image = np.array([[[0], [100]]], np.uint8)
-    assert resize_bilinear_cv2(image, 4, 1)[0, :, 0].tolist() == [0, 25, 75, 100]
+def test_faces_and_resize_equal_upstream_cv2_golden(tmp_path):
+    """tests/golden/cv2_resize/faces.npz: upstream's load_face and cv2.resize on textured inputs, made with upstream's
+    pinned opencv-python 4.6.0.66 (provenance and command stored in the file; make.py beside it regenerates it)."""
+    golden = np.load(GOLDEN / "cv2_resize" / "faces.npz")
+    assert "opencv-python 4.6.0.66" in str(golden["provenance"])
+    np.save(tmp_path / "faces.npy", golden["load_face_input"])
+    np.testing.assert_array_equal(load_faces(tmp_path / "faces.npy", size=30), golden["load_face_30"])
+    for name in ("down", "half", "up"):
+        image, expected = golden[f"{name}_input"], golden[f"{name}_output"]
+        np.testing.assert_array_equal(resize_bilinear_cv2(image, expected.shape[1], expected.shape[0]), expected)
+    # the 1-D case from cv2 4.12 and 5.0: cv2.resize(np.array([[0, 100]], uint8), (4, 1)) == [[0, 25, 75, 100]]
+    assert resize_bilinear_cv2(np.array([[[0], [100]]], np.uint8), 4, 1)[0, :, 0].tolist() == [0, 25, 75, 100]
 
 
 # ------------------------------------------------------------------------------------------ audio clips
