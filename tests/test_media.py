@@ -93,6 +93,35 @@ def test_sample_video_frames_equals_full_decode(tmp_path, monkeypatch, gop_size,
     np.testing.assert_allclose(brightness, 3 * np.array(frame_indices(75)), atol=2.5)
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{"b": "4000000"}, {"b": "4000000", "bf": "2"}])
+def test_mpeg4_avi_sampling_equals_full_decode(tmp_path, options):
+    """MER2023 and IEMOCAP ship mpeg4 .avi clips: the sequential path, indexed over the packets, equals a full decode
+    at upstream's indices (with and without B-frames)."""
+    path = tmp_path / "clip.avi"
+    write_video(path, _ramp_video(29), fps=25, codec="mpeg4", options=options)
+    reference = _full_decode(path)
+    assert len(reference) == 29
+    for num in (8, 3):
+        np.testing.assert_array_equal(sample_video_frames(path, num_frames=num), reference[frame_indices(29, num)])
+    assert len({frame.tobytes() for frame in reference}) == 29  # every frame differs, so an index off by one shows
+
+
+@pytest.mark.timeout(30)
+def test_fewer_decoded_frames_than_packets_reindexes_the_decoded_ones(tmp_path, monkeypatch):
+    """A stream whose last packets yield no frame (a decoder that drops them): the indices are taken again over the
+    frames that did decode, and the frames are those of a full decode."""
+    path = tmp_path / "clip.mp4"
+    write_video(path, _ramp_video(12), fps=25, options={"bframes": "0"})
+    reference = _full_decode(path)
+    with av.open(str(path)) as container:
+        dropped = {frame.pts for frame in container.decode(video=0)}
+    dropped = set(sorted(dropped)[10:])  # the last 2 of 12 frames never come out
+    real = media._decode
+    monkeypatch.setattr(media, "_decode", lambda packet, name: [f for f in real(packet, name) if f.pts not in dropped])
+    np.testing.assert_array_equal(sample_video_frames(path), reference[frame_indices(10)])
+
+
 @pytest.mark.timeout(20)
 def test_array_input_and_bytes_input(tmp_path):
     frames = _ramp_video(13)
