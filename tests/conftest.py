@@ -19,26 +19,35 @@ WHEEL_DIR = REPO.parent / "shared" / "emotion_wheel"
 os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(WHEEL_DIR))
 
 
-def tiny_config(**overrides):
-    """The tiny AffectGPT config of hub_configs/tiny, with AffectGPTConfig fields overridden."""
+def tiny_config(sensitive: bool = False, **overrides):
+    """The tiny AffectGPT config of hub_configs/tiny, with AffectGPTConfig fields overridden.
+
+    At the hub config's 0.02 init the random model gives every clip the same answer, so comparing batched with
+    one-by-one answers compares equal things; `sensitive` draws Qwen2 and CLIP weights wider, and the answer follows
+    the clip's media and subtitle (tests using it first assert that their clips' answers differ).
+    """
     from affectgpt_hf import AffectGPTConfig
 
     config = AffectGPTConfig.from_pretrained(TINY)
+    if sensitive:
+        text = {**config.text_config.to_dict(), "initializer_range": 0.3}
+        vision = {**config.vision_config.to_dict(), "initializer_factor": 10.0}  # CLIP scales its init by this factor
+        overrides = {"text_config": text, "vision_config": vision, **overrides}
     return AffectGPTConfig(**{**config.to_dict(), **overrides}) if overrides else config
 
 
-def tiny_model(seed: int = 0, **overrides):
+def tiny_model(seed: int = 0, sensitive: bool = False, **overrides):
     from affectgpt_hf import AffectGPTForConditionalGeneration
 
     torch.manual_seed(seed)
-    return AffectGPTForConditionalGeneration(tiny_config(**overrides)).eval()
+    return AffectGPTForConditionalGeneration(tiny_config(sensitive, **overrides)).eval()
 
 
-def save_tiny_folder(folder: Path, processor, seed: int = 0) -> Path:
+def save_tiny_folder(folder: Path, processor, seed: int = 0, sensitive: bool = False) -> Path:
     """A from_pretrained folder of the tiny model (random weights, tiny generation config) and its processor."""
     from affectgpt_hf.variants import VARIANTS, generation_config
 
-    model = tiny_model(seed=seed)
+    model = tiny_model(seed=seed, sensitive=sensitive)
     model.generation_config = generation_config(VARIANTS["tiny"][1])
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -7,38 +7,49 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
-from conftest import TINY, tiny_model
+from conftest import TINY, save_tiny_folder
 
 from affectgpt_hf import benchmark
 from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, BenchmarkConfig, load_testset, run_benchmark
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.mini_release import write_mini_release
-from affectgpt_hf.inference import DescribeResult
+from affectgpt_hf.inference import DescribeResult, describe
 from affectgpt_hf.unibench import DATASETS, evaluate_dataset, load_wheels, ovmer_scores, unibench_mean
-from affectgpt_hf.variants import VARIANTS, generation_config
 
-TOKENS = 3  # max_new_tokens: the tiny model's answers only need to exist
+TOKENS = 3  # max_new_tokens: a few tokens, different for each clip (the checkpoints are `sensitive` tiny models)
+EMOTIONS = ("happy", "sad", "angry", "worried", "surprised", "relaxed", "frustrated", "joyful")
 
 
-def _save_tiny(folder: Path, seed: int) -> Path:
-    from affectgpt_hf import AffectGPTProcessor
+def labelled(describe_fn):
+    """`describe_fn` with emotions appended to each answer, picked by bits of a hash of the model's text: the tiny
+    model's words mean nothing, but so the extracted labels, and the scores, follow what it answered for each clip."""
 
-    model = tiny_model(seed=seed)
-    model.generation_config = generation_config(VARIANTS["tiny"][1])
-    model.save_pretrained(folder)
-    AffectGPTProcessor.from_pretrained(TINY).save_pretrained(folder)
-    return folder
+    def describe_and_label(model, processor, clips, **kwargs):
+        answers = describe_fn(model, processor, clips, **kwargs)
+        for answer in answers:
+            if answer.text is not None:
+                bits = zlib.crc32(answer.text.encode())
+                emotions = [e for i, e in enumerate(EMOTIONS) if bits >> i & 1] or ["calm"]
+                answer.text += f" The character's emotional state is {', '.join(emotions)}."
+        return answers
+
+    return describe_and_label
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     """A run folder with two checkpoints (different weights), as training leaves them."""
+    from affectgpt_hf import AffectGPTProcessor
+
     root = tmp_path_factory.mktemp("run")
-    _save_tiny(root / "checkpoint-10", seed=3)
-    _save_tiny(root / "checkpoint-20", seed=5)
+    processor = AffectGPTProcessor.from_pretrained(TINY)
+    save_tiny_folder(root / "checkpoint-10", processor, seed=3, sensitive=True)
+    save_tiny_folder(root / "checkpoint-20", processor, seed=5, sensitive=True)
     return root
 
 
@@ -73,15 +84,24 @@ def _scores(report: dict) -> dict:
     return {name: entry["scores"] for name, entry in report["datasets"].items()}
 
 
+def _texts(out: Path, name: str, tag: str = "checkpoint-10") -> list[str]:
+    return [json.loads(line)["text"] for line in (out / "predictions" / tag / f"{name}.jsonl").read_text().splitlines()]
+
+
 @pytest.mark.timeout(240)
 def test_all_nine_sets_end_to_end_then_rescore_without_inference(models, data_root, cache_dir, tmp_path, monkeypatch):
     out = tmp_path / "out"
     args = ["benchmark", "--model", str(models / "checkpoint-10"), "--data-root", str(data_root)]
     args += ["--output-dir", str(out), "--batch-size", "2", "--max-new-tokens", str(TOKENS), "--upstream-npz"]
     args += ["--cache-dir", str(cache_dir), "--no-progress"]
+    monkeypatch.setattr(benchmark, "describe", labelled(benchmark.describe))
     assert main(args) == 0
     report = json.loads((out / "benchmark.json").read_text())
     assert list(report["datasets"]) == list(DATASETS)
+    for name in DATASETS:  # each clip its own answer, and scores that are neither all 0 nor all 100
+        assert len(set(_texts(out, name))) == report["datasets"][name]["n_clips"], name
+    primary = sorted(d["scores_x100"][d["primary_metric"]] for d in report["datasets"].values())
+    assert primary[0] < primary[-1] and 0 < primary[-1], primary
     assert report["protocol"] == SINGLE and report["complete"]
     primary = {n: d["scores_x100"][d["primary_metric"]] for n, d in report["datasets"].items()}
     assert report["mean"] == round(unibench_mean(primary), 2)
@@ -134,29 +154,36 @@ class Stop(Exception):
 @pytest.mark.timeout(180)
 def test_resume_after_interruption_skips_finished_sets(models, data_root, cache_dir, tmp_path):
     sets = ["mer2023", "ov_merd_plus"]  # config names work as well as upstream keys
-    reference = run_benchmark(_config(models, data_root, cache_dir, tmp_path / "whole", datasets=sets))
-
-    def interrupt(dataset: str, tag: str) -> None:
-        raise Stop(dataset)
-
-    out = tmp_path / "resumed"
-    with pytest.raises(Stop, match="MER2023"):
-        run_benchmark(_config(models, data_root, cache_dir, out, datasets=sets), on_dataset_done=interrupt)
-    assert (out / "predictions" / "checkpoint-10" / "MER2023.jsonl").is_file()
-    assert not (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").exists()
-    # a half-written line (killed mid-write) is dropped and its clip described again
-    with (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").open("w") as handle:
-        handle.write('{"name": "sample_00000100", "te')
-
     described: list[str] = []
 
     def counting(model, processor, clips, **kwargs):
         described.extend(clip.name for clip in clips)
         return benchmark.describe(model, processor, clips, **kwargs)
 
-    resumed = run_benchmark(_config(models, data_root, cache_dir, out, datasets=sets), describe_fn=counting)
+    reference = run_benchmark(
+        _config(models, data_root, cache_dir, tmp_path / "whole", datasets=sets), describe_fn=labelled(counting)
+    )
     ov_names = [c.name for c in load_testset(data_root, DATASETS["OVMERDPlus"], str(cache_dir)).clips]
-    assert described == ov_names  # nothing of the finished MER2023
+    ov_rows = (tmp_path / "whole" / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").read_text().splitlines()
+    assert len(set(_texts(tmp_path / "whole", "OVMERDPlus"))) == len(ov_names) == 2  # answers differ by clip
+
+    def interrupt(dataset: str, tag: str) -> None:
+        raise Stop(dataset)
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Stop, match="MER2023"):
+        config = _config(models, data_root, cache_dir, out, datasets=sets)
+        run_benchmark(config, on_dataset_done=interrupt, describe_fn=labelled(describe))
+    assert (out / "predictions" / "checkpoint-10" / "MER2023.jsonl").is_file()
+    assert not (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").exists()
+    # the second clip was answered (in a batch of two), the first cut short mid-write: the half line is dropped and
+    # the first clip described again, alone, and its answer must be the one the uninterrupted run gave
+    with (out / "predictions" / "checkpoint-10" / "OVMERDPlus.jsonl").open("w") as handle:
+        handle.write(ov_rows[1] + "\n" + ov_rows[0][:25])
+
+    described.clear()
+    resumed = run_benchmark(_config(models, data_root, cache_dir, out, datasets=sets), describe_fn=labelled(counting))
+    assert described == ov_names[:1]  # nothing of the finished MER2023, nor the answered clip
     assert _scores(resumed) == _scores(reference)
     for name in ("MER2023", "OVMERDPlus"):
         a = (tmp_path / "whole" / "samples" / f"{name}.jsonl").read_text()
@@ -205,12 +232,30 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
     a CPU PartialState, which forms a gloo group). accelerate 1.15's MULTI_CPU config / `--cpu` start one process
     without mpirun, so they are not used here."""
     sets = ["MER2023", "CMUMOSI"]
-    single = run_benchmark(_config(models, data_root, cache_dir, tmp_path / "one", datasets=sets))
+    single = run_benchmark(
+        _config(models, data_root, cache_dir, tmp_path / "one", datasets=sets), describe_fn=labelled(describe)
+    )
+    for name in sets:  # each clip its own answer, so answers merged to the wrong clip show
+        assert len(set(_texts(tmp_path / "one", name))) == len(_texts(tmp_path / "one", name)) >= 2
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     out = tmp_path / "two"
+    launcher = tmp_path / "labelled_benchmark.py"  # the CLI with the same labelled describe as the single run
+    launcher.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_benchmark import labelled
+            from affectgpt_hf import benchmark
+            from affectgpt_hf.cli import main
+            benchmark.describe = labelled(benchmark.describe)
+            sys.exit(main(sys.argv[1:]))
+            """
+        )
+    )
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
-    command += ["-m", "affectgpt_hf.cli", "benchmark", "--model", str(models / "checkpoint-10")]
+    command += [str(launcher), "benchmark", "--model", str(models / "checkpoint-10")]
     command += ["--data-root", str(data_root), "--datasets", *sets, "--output-dir", str(out), "--batch-size", "2"]
     command += ["--max-new-tokens", str(TOKENS), "--cache-dir", str(cache_dir), "--no-progress"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)

@@ -297,6 +297,18 @@ def test_cli_converts_loads_and_generates(tmp_path, clips, caplog):
     with torch.no_grad():
         torch.testing.assert_close(peft_model(**inputs).logits, logits, rtol=1e-4, atol=1e-4)
 
+    # --dtype bfloat16: every tensor saved in bf16, the heads and towers the float32 conversion's, rounded
+    from safetensors import safe_open
+
+    assert main([*common, "--merge-lora", "--dtype", "bfloat16", "--output-dir", str(tmp_path / "bf16")]) == 0
+    with safe_open(str(tmp_path / "bf16" / "model.safetensors"), framework="pt") as saved:
+        assert {saved.get_slice(key).get_dtype() for key in saved.keys()} == {"BF16"}
+    half = AffectGPTForConditionalGeneration.from_pretrained(tmp_path / "bf16").eval()
+    assert half.dtype == torch.bfloat16
+    for name in ("model.video_projector.weight", "model.vision_tower.visual_projection.weight"):
+        assert torch.equal(half.get_parameter(name), model.get_parameter(name).to(torch.bfloat16)), name
+    assert half.generate(**inputs, max_new_tokens=2, do_sample=False).shape[1] > inputs["input_ids"].shape[1]
+
 
 @pytest.mark.timeout(30)
 def test_cli_reports_a_bad_checkpoint(tmp_path, capsys):

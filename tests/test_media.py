@@ -7,6 +7,7 @@ the file fast on two CPU cores.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import av
 import numpy as np
@@ -25,6 +26,8 @@ from affectgpt_hf.media import (
     write_audio,
     write_video,
 )
+
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def _ramp_video(num: int, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
@@ -88,6 +91,35 @@ def test_sample_video_frames_equals_full_decode(tmp_path, monkeypatch, gop_size,
     native = sample_video_frames(path, size=None)
     brightness = native.astype(float).mean(axis=(1, 2, 3)) - 19.5
     np.testing.assert_allclose(brightness, 3 * np.array(frame_indices(75)), atol=2.5)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{"b": "4000000"}, {"b": "4000000", "bf": "2"}])
+def test_mpeg4_avi_sampling_equals_full_decode(tmp_path, options):
+    """MER2023 and IEMOCAP ship mpeg4 .avi clips: the sequential path, indexed over the packets, equals a full decode
+    at upstream's indices (with and without B-frames)."""
+    path = tmp_path / "clip.avi"
+    write_video(path, _ramp_video(29), fps=25, codec="mpeg4", options=options)
+    reference = _full_decode(path)
+    assert len(reference) == 29
+    for num in (8, 3):
+        np.testing.assert_array_equal(sample_video_frames(path, num_frames=num), reference[frame_indices(29, num)])
+    assert len({frame.tobytes() for frame in reference}) == 29  # every frame differs, so an index off by one shows
+
+
+@pytest.mark.timeout(30)
+def test_fewer_decoded_frames_than_packets_reindexes_the_decoded_ones(tmp_path, monkeypatch):
+    """A stream whose last packets yield no frame (a decoder that drops them): the indices are taken again over the
+    frames that did decode, and the frames are those of a full decode."""
+    path = tmp_path / "clip.mp4"
+    write_video(path, _ramp_video(12), fps=25, options={"bframes": "0"})
+    reference = _full_decode(path)
+    with av.open(str(path)) as container:
+        dropped = {frame.pts for frame in container.decode(video=0)}
+    dropped = set(sorted(dropped)[10:])  # the last 2 of 12 frames never come out
+    real = media._decode
+    monkeypatch.setattr(media, "_decode", lambda packet, name: [f for f in real(packet, name) if f.pts not in dropped])
+    np.testing.assert_array_equal(sample_video_frames(path), reference[frame_indices(10)])
 
 
 @pytest.mark.timeout(20)
@@ -161,10 +193,18 @@ def test_resize_matches_cv2():
 
 
 @pytest.mark.timeout(10)
-def test_resize_golden_without_cv2():
-    # cv2.resize(np.array([[0, 100]], uint8), (4, 1)) == [[0, 25, 75, 100]] (cv2 4.12 and 5.0)
-    image = np.array([[[0], [100]]], np.uint8)
-    assert resize_bilinear_cv2(image, 4, 1)[0, :, 0].tolist() == [0, 25, 75, 100]
+def test_faces_and_resize_equal_upstream_cv2_golden(tmp_path):
+    """tests/golden/cv2_resize/faces.npz: upstream's load_face and cv2.resize on textured inputs, made with upstream's
+    pinned opencv-python 4.6.0.66 (provenance and command stored in the file; make.py beside it regenerates it)."""
+    golden = np.load(GOLDEN / "cv2_resize" / "faces.npz")
+    assert "opencv-python 4.6.0.66" in str(golden["provenance"])
+    np.save(tmp_path / "faces.npy", golden["load_face_input"])
+    np.testing.assert_array_equal(load_faces(tmp_path / "faces.npy", size=30), golden["load_face_30"])
+    for name in ("down", "half", "up"):
+        image, expected = golden[f"{name}_input"], golden[f"{name}_output"]
+        np.testing.assert_array_equal(resize_bilinear_cv2(image, expected.shape[1], expected.shape[0]), expected)
+    # the 1-D case from cv2 4.12 and 5.0: cv2.resize(np.array([[0, 100]], uint8), (4, 1)) == [[0, 25, 75, 100]]
+    assert resize_bilinear_cv2(np.array([[[0], [100]]], np.uint8), 4, 1)[0, :, 0].tolist() == [0, 25, 75, 100]
 
 
 # ------------------------------------------------------------------------------------------ audio clips

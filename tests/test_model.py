@@ -53,10 +53,20 @@ def test_loss_counts_only_supervised_tokens(batch):
     logits = out.logits[:, -5:-1].reshape(-1, out.logits.shape[-1]).float()
     expected = torch.nn.functional.cross_entropy(logits, answer.reshape(-1))
     torch.testing.assert_close(out.loss, expected)
-    # A different prompt under -100 labels changes the logits but not which tokens count.
-    labels_prompt = labels.clone()
-    labels_prompt[:, :5] = -100
-    assert torch.equal(labels_prompt, labels)
+    # Supervising the prompt's text tokens too adds exactly their terms: the -100 above is what kept them out.
+    labels_text = input_ids.masked_fill((input_ids >= model.config.image_token_id) | (mask == 0), -100)
+    out_text = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        pixel_values_videos=batch["pixel_values_videos"],
+        input_values=batch["input_values"],
+        labels=labels_text,
+    )
+    targets = labels_text[:, 1:].reshape(-1)
+    all_logits = out_text.logits[:, :-1].reshape(-1, out.logits.shape[-1]).float()
+    expected_text = torch.nn.functional.cross_entropy(all_logits, targets, ignore_index=-100)
+    torch.testing.assert_close(out_text.loss, expected_text)
+    assert (targets != -100).sum() > 8 and not torch.allclose(out_text.loss, out.loss)
 
 
 def test_attention_pooling_and_fusion_use_raw_scores():
@@ -127,30 +137,53 @@ def test_precomputed_features_equal_raw_inputs(batch):
     assert torch.equal(from_pixels, from_features)
 
 
-@pytest.mark.parametrize("mode", ["pixels", "features"])
-def test_beam_search_and_multiple_returns_expand_inputs(batch, mode):
-    model = tiny_model()
-    inputs = dict(batch)
-    if mode == "features":
-        inputs["video_features"] = model.get_video_features(inputs.pop("pixel_values_videos"))
-        inputs["audio_features"] = model.get_audio_features(inputs.pop("input_values"))
-    beams = model.generate(**inputs, max_new_tokens=4, num_beams=2, do_sample=False)
-    assert beams.shape[0] == 2
-    several = model.generate(**inputs, max_new_tokens=4, num_beams=2, num_return_sequences=2, do_sample=False)
-    assert several.shape[0] == 4
+def test_beam_search_and_multiple_returns_expand_inputs(batch, tiny_processor, clips):
+    """Beams and returned sequences: features mode = pixels mode = each clip searched alone."""
+    model = tiny_model(seed=3, sensitive=True)
+
+    def features_of(inputs):
+        with torch.no_grad():
+            return dict(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                video_features=model.get_video_features(inputs["pixel_values_videos"]),
+                audio_features=model.get_audio_features(inputs["input_values"]),
+            )
+
+    kwargs = dict(max_new_tokens=4, min_new_tokens=4, num_beams=3, num_return_sequences=2, do_sample=False)
+    width = batch["input_ids"].shape[1]
+    from_pixels = model.generate(**batch, **kwargs)[:, width:]
+    assert from_pixels.shape == (4, 4)
+    assert from_pixels[0].tolist() != from_pixels[2].tolist()  # the two clips' best beams differ
+    assert torch.equal(model.generate(**features_of(batch), **kwargs)[:, width:], from_pixels)
+    assert torch.equal(model.generate(**batch, **{**kwargs, "num_return_sequences": 1})[:, width:], from_pixels[::2])
+    subtitles = ["I told you already.", "Fine."]  # the batch fixture's
+    for i in range(2):
+        alone = tiny_processor(videos=[str(clips[i])], subtitles=[subtitles[i]], task="ov_labels")
+        single = model.generate(**features_of(alone), **kwargs)[:, alone["input_ids"].shape[1] :]
+        assert torch.equal(single, from_pixels[2 * i : 2 * i + 2])
 
 
 def test_batched_generation_equals_one_clip_at_a_time(tiny_processor, clips):
-    model = tiny_model(seed=1)
+    model = tiny_model(seed=3, sensitive=True)
     subtitles = ["I told you already, and I will not say it again.", "Fine."]
     videos = [str(c) for c in clips[:2]]
+    kwargs = dict(max_new_tokens=8, do_sample=False, min_new_tokens=8)
     together = tiny_processor(videos=videos, subtitles=subtitles)
-    out = model.generate(**together, max_new_tokens=8, do_sample=False, min_new_tokens=8)
     width = together["input_ids"].shape[1]
+    out = model.generate(**together, **kwargs)[:, width:]
+    swapped = tiny_processor(videos=videos[::-1], subtitles=subtitles)  # same prompts, the media of the other row
+    out_swapped = model.generate(**swapped, **kwargs)[:, width:]
+    assert out[0].tolist() != out[1].tolist()  # the clips' answers differ ...
+    assert out[0].tolist() != out_swapped[0].tolist() and out[1].tolist() != out_swapped[1].tolist()  # ... by media
+    with torch.no_grad():
+        batched_logits = model(**together).logits[:, -1]
     for i in range(2):
         alone = tiny_processor(videos=[videos[i]], subtitles=[subtitles[i]])
-        single = model.generate(**alone, max_new_tokens=8, do_sample=False, min_new_tokens=8)
-        assert single[0, alone["input_ids"].shape[1] :].tolist() == out[i, width:].tolist()
+        single = model.generate(**alone, **kwargs)
+        assert single[0, alone["input_ids"].shape[1] :].tolist() == out[i].tolist()
+        with torch.no_grad():
+            torch.testing.assert_close(model(**alone).logits[0, -1], batched_logits[i], atol=1e-4, rtol=1e-4)
 
 
 def test_upstream_two_token_stop_ends_generation():
@@ -205,6 +238,54 @@ def test_variants_run_forward_and_generate(settings, clips, tmp_path):
     out = model(**inputs, labels=inputs["input_ids"])
     assert torch.isfinite(out.loss)
     assert model.generate(**inputs, max_new_tokens=3, do_sample=False).shape[1] <= inputs["input_ids"].shape[1] + 3
+
+
+def test_qformer_equals_transformers_blip2_qformer_with_the_same_weights():
+    """Upstream's Q-Former is BERT with cross-attention in every layer (affectgpt.py: cross_attention_freq = 1) and
+    the query branch's feed-forward: transformers' Blip2QFormerModel is that network, so with our weights copied
+    in it must give our output (queries normed, encoder states = features + learned positions)."""
+    from transformers import Blip2QFormerConfig, Blip2QFormerModel
+
+    from affectgpt_hf.modeling_affectgpt import AffectGPTQFormer
+
+    config = tiny_config()
+    torch.manual_seed(0)
+    ours = AffectGPTQFormer(config, encoder_dim=24, num_positions=10, num_queries=3).eval()
+    with torch.no_grad():  # no parameter left at a neutral init (LayerNorms 1/0, queries near 0)
+        for name, param in ours.named_parameters():
+            if "norm" in name or name == "query_tokens":
+                param.copy_(torch.randn_like(param) * 0.5 + (1.0 if name.endswith("norm.weight") else 0.0))
+    reference = Blip2QFormerModel(
+        Blip2QFormerConfig(
+            hidden_size=config.qformer_hidden_size,
+            num_hidden_layers=config.qformer_num_layers,
+            num_attention_heads=config.qformer_num_heads,
+            intermediate_size=config.qformer_intermediate_size,
+            layer_norm_eps=config.qformer_layer_norm_eps,
+            cross_attention_frequency=1,
+            encoder_hidden_size=24,
+        )
+    ).eval()
+    names = {"layernorm": "embed_norm"}
+    for i in range(config.qformer_num_layers):
+        for theirs, mine in (("attention", "self_attention"), ("crossattention", "cross_attention")):
+            for part in ("query", "key", "value"):
+                names[f"encoder.layer.{i}.{theirs}.attention.{part}"] = f"layers.{i}.{mine}.{part}"
+            names[f"encoder.layer.{i}.{theirs}.output.dense"] = f"layers.{i}.{mine}.dense"
+            names[f"encoder.layer.{i}.{theirs}.output.LayerNorm"] = f"layers.{i}.{mine}.norm"
+        names[f"encoder.layer.{i}.intermediate_query.dense"] = f"layers.{i}.intermediate"
+        names[f"encoder.layer.{i}.output_query.dense"] = f"layers.{i}.output"
+        names[f"encoder.layer.{i}.output_query.LayerNorm"] = f"layers.{i}.output_norm"
+    mine = ours.state_dict()
+    state = {f"{k}.{leaf}": mine[f"{v}.{leaf}"] for k, v in names.items() for leaf in ("weight", "bias")}
+    reference.load_state_dict(state, strict=True)
+    features = torch.randn(2, 7, 24)
+    with torch.no_grad():
+        expected = reference(
+            query_embeds=ours.query_tokens.expand(2, -1, -1),
+            encoder_hidden_states=features + ours.position_embedding.weight[:7],
+        ).last_hidden_state
+        torch.testing.assert_close(ours(features), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_qformer_fusion_key_layout():

@@ -86,6 +86,66 @@ def test_batch_features_shapes_and_left_padding(tiny_processor, clips):
     assert out["input_ids"][1, 0] == tiny_processor.tokenizer.pad_token_id
 
 
+CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])  # OpenAI CLIP's, as upstream's processor normalises
+CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711])
+
+
+def _clip_normalised(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, 3, H, W): x / 255, minus CLIP's mean, over CLIP's std, channel by channel."""
+    return ((frames / 255.0 - CLIP_MEAN) / CLIP_STD).transpose(0, 3, 1, 2)
+
+
+def test_pixel_values_are_clip_normalised_frames_in_channel_order(tiny_processor, clips, tmp_path):
+    """Frames at 224x224 (no resize, no crop): each pixel is (x / 255 - mean) / std, channels as given; faces keep
+    their stored (BGR) order, as upstream; a file's frames are media.py's frames."""
+    from affectgpt_hf.media import sample_video_frames
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)  # 8 frames: all picked, in order
+    frames[..., 0] //= 2  # channels of different ranges, so a swap shows
+    out = tiny_processor(videos=[frames], audio=[np.zeros(16000)], sampling_rate=16000, subtitles=["x"])
+    np.testing.assert_allclose(out["pixel_values_videos"][0].numpy(), _clip_normalised(frames), atol=1e-5, rtol=0)
+
+    face_processor = AffectGPTProcessor.from_pretrained(TINY, input_mode="multiface_audio_face_text")
+    np.save(tmp_path / "faces.npy", frames)
+    out = face_processor(faces=[str(tmp_path / "faces.npy")], audio=[np.zeros(16000)], sampling_rate=16000, text="x")
+    np.testing.assert_allclose(out["pixel_values_videos"][0].numpy(), _clip_normalised(frames), atol=1e-5, rtol=0)
+
+    out = tiny_processor(videos=[str(clips[0])], subtitles=["x"])
+    expected = _clip_normalised(sample_video_frames(str(clips[0]), size=(224, 224)))
+    np.testing.assert_allclose(out["pixel_values_videos"][0].numpy(), expected, atol=1e-5, rtol=0)
+
+
+def test_right_padding_keeps_each_prompt_at_the_start(tiny_processor, clips):
+    videos, subtitles = [str(c) for c in clips[:2]], ["A much longer subtitle than the other.", ""]
+    left = tiny_processor(videos=videos, subtitles=subtitles)
+    right = tiny_processor(videos=videos, subtitles=subtitles, padding_side="right")
+    pad = tiny_processor.tokenizer.pad_token_id
+    lengths = left["attention_mask"].sum(dim=1).tolist()
+    assert lengths[1] < lengths[0] == right["input_ids"].shape[1]
+    for i, n in enumerate(lengths):
+        assert right["input_ids"][i, :n].tolist() == left["input_ids"][i, -n:].tolist()
+        assert right["attention_mask"][i].tolist() == [1] * n + [0] * (lengths[0] - n)
+        assert set(right["input_ids"][i, n:].tolist()) <= {pad}
+    torch.testing.assert_close(right["pixel_values_videos"], left["pixel_values_videos"])
+
+
+def test_one_question_is_asked_of_every_clip(tiny_processor, clips):
+    videos, subtitles = [str(c) for c in clips[:2]], ["Hi.", "Go away."]
+    question = "Is the person lying?"
+    shared = tiny_processor(videos=videos, subtitles=subtitles, question=question)
+    listed = tiny_processor(videos=videos, subtitles=subtitles, question=[question, question])
+    assert torch.equal(shared["input_ids"], listed["input_ids"])
+    prompts = tiny_processor.tokenizer.batch_decode(shared["input_ids"], skip_special_tokens=False)
+    for prompt, subtitle in zip(prompts, subtitles, strict=True):
+        expected = render_prompt(tiny_processor.input_mode, subtitle, question, tiny_processor.query_tokens)
+        assert prompt.replace(tiny_processor.tokenizer.pad_token, "") == expected
+    mixed = tiny_processor(videos=videos, subtitles=subtitles, question=["Why?", question])
+    assert "Why?" in tiny_processor.tokenizer.decode(mixed["input_ids"][0])
+    with pytest.raises(ValueError, match="different lengths"):
+        tiny_processor(videos=videos, subtitles=subtitles, question=["Why?", "How?", "When?"])
+
+
 def test_audio_clips_are_normalised_together_not_one_by_one(tiny_processor, tmp_path):
     """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (spec §1.8)."""
     sr = 16000

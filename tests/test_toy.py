@@ -88,7 +88,9 @@ def test_same_seed_same_decoded_clips(tmp_path):
 
     first = write_toy_release(tmp_path / "a", n=12, seed=3, progress=False)
     second = write_toy_release(tmp_path / "b", n=12, seed=3, progress=False)
-    for path in sorted((first / "video").glob("*.mp4")):
+    paths = sorted((first / "video").glob("*.mp4"))
+    assert len(paths) == 12, f"expected the 12 toy clips in {first / 'video'}, found {len(paths)}"
+    for path in paths:
         a = sample_video_frames(path, num_frames=20)  # every frame of the 20-frame clips
         b = sample_video_frames(second / "video" / path.name, num_frames=20)
         assert np.array_equal(a, b), path.name
