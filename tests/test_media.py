@@ -37,12 +37,10 @@ def _ramp_video(num: int, height: int = 48, width: int = 64, seed: int = 0) -> n
 
 
 def _full_decode(path, size=(224, 224)) -> np.ndarray:
-    """Reference: decode and convert every frame, no seeking."""
+    """Reference: decode and convert every frame, no seeking (the conversion sample_video_frames uses by default)."""
+    convert = media._RGBConverter(size, "decord")
     with av.open(str(path)) as container:
-        kwargs = {} if size is None else {"width": size[1], "height": size[0]}
-        return np.stack(
-            [f.to_ndarray(format="rgb24", interpolation="BILINEAR", **kwargs) for f in container.decode(video=0)]
-        )
+        return np.stack([convert(frame) for frame in container.decode(video=0)])
 
 
 # ------------------------------------------------------------------------------------------ frame indices
