@@ -263,3 +263,54 @@ def _save_and_path(folder, crops) -> str:
     path = os.path.join(folder, "reference.npy")
     np.save(path, crops)
     return path
+
+
+@pytest.fixture(scope="module")
+def face_model_folder(tmp_path_factory):
+    """The tiny model as a face model (random weights), saved with its processor."""
+    from conftest import tiny_model
+
+    from affectgpt_hf.variants import VARIANTS, generation_config
+
+    folder = tmp_path_factory.mktemp("face_model")
+    model = tiny_model(input_mode="multiface_audio_face_text")
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    AffectGPTProcessor.from_pretrained(TINY, input_mode="multiface_audio_face_text").save_pretrained(folder)
+    return folder
+
+
+def test_describe_and_space_name_the_face_source(face_model_folder, face_clip, empty_clip, tmp_path):
+    import json
+
+    from affectgpt_hf.cli import main
+    from affectgpt_hf.demo import Analyzer
+
+    out = tmp_path / "out.jsonl"
+    args = ["describe", face_clip, empty_clip, "--model", str(face_model_folder), "--max-new-tokens", "3"]
+    assert main([*args, "--output", str(out)]) == 0
+    rows = {row["name"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert rows["hopper"]["face_source"] == "builtin" and rows["hopper"]["frames_without_face"] == 0
+    assert "no face detected" in rows["empty_room"]["error"]  # skipped, with the reason
+    with pytest.warns(UserWarning, match="empty_room.mp4: no face detected"):
+        assert main([*args, "--output", str(out), "--on-no-face", "frames"]) == 0
+    rows = {row["name"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert rows["empty_room"]["face_source"] == "frames" and "error" not in rows["empty_room"]
+
+    analyzer = Analyzer(face_model_folder, device="cpu", max_new_tokens=3)
+    assert "made here (MTCNN + OpenFace-style alignment)" in analyzer.face_note()
+    assert analyzer.analyze(face_clip, None, "hi", "ov_labels")["face_source"] == "builtin"
+
+
+def test_without_weights_face_models_fall_back_to_frames_with_a_hint(monkeypatch):
+    from affectgpt_hf import faces
+
+    assert faces.default_faces("multiframe_audio_frame_text") is None  # frame models read frames
+    assert faces.default_faces("multiface_audio_face_text", "crops/") == "crops/"  # given crops are kept
+    assert faces.default_faces("multiface_audio_face_text") == "auto"
+    monkeypatch.setattr(faces.importlib.util, "find_spec", lambda name: None)
+    assert not faces.faces_available()
+    with pytest.warns(UserWarning, match="pip install --no-deps facenet-pytorch==2.6.0"):
+        assert faces.default_faces("multiface_audio_face_text") is None
+    with pytest.raises(faces.FacesUnavailable, match="facenet-pytorch"):
+        faces.FaceDetector()

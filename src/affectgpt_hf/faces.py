@@ -49,6 +49,7 @@ TEMPLATE = np.array(
 )
 MIN_FRAME_SIDE = 64  # smaller frames are refused with a named error
 DETECT_MAX_SIDE = 1280  # frames are downscaled to at most this long side for detection (4K in, crops from full size)
+MIN_FACE_FRACTION = 1 / 12  # faces smaller than this share of the frame's short side are not searched (min 20 px)
 INSTALL_HINT = "pip install --no-deps facenet-pytorch==2.6.0  (only its MTCNN weight files are used)"
 FACE_SOURCES = ("openface", "builtin", "frames")
 logger = logging.getLogger(__name__)
@@ -199,15 +200,17 @@ class FaceDetector:
         self.min_face_size, self.thresholds, self.factor, self.device = min_face_size, thresholds, factor, device
 
     @torch.no_grad()
-    def detect(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(N, H, W, 3) uint8 RGB -> per image (boxes [k, 5], landmarks [k, 5, 2]), largest box first."""
+    def detect(self, images: np.ndarray, min_face_size: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(N, H, W, 3) uint8 RGB -> per image (boxes [k, 5], landmarks [k, 5, 2]), largest box first.
+
+        ``min_face_size`` (pixels; default the detector's) sets the smallest face searched, hence the pyramid's size."""
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"expected (N, H, W, 3) uint8 RGB images, got shape {images.shape} dtype {images.dtype}")
         x = torch.from_numpy(np.require(images, requirements=["C", "W"])).to(self.device).permute(0, 3, 1, 2).float()
-        boxes, owner = self._propose(x)
+        boxes, owner = self._propose(x, min_face_size or self.min_face_size)
         boxes, owner = self._refine(x, boxes, owner)
         boxes, owner, points = self._output(x, boxes, owner)
         results = []
@@ -218,9 +221,9 @@ class FaceDetector:
             results.append((b[order], p[order]))
         return results
 
-    def _propose(self, x: torch.Tensor):
-        n, _, h, w = x.shape
-        scale = 12.0 / self.min_face_size
+    def _propose(self, x: torch.Tensor, min_face_size: float):
+        _, _, h, w = x.shape
+        scale = 12.0 / min_face_size
         side = min(h, w) * scale
         found, owners = [], []
         while side >= 12:
@@ -418,7 +421,8 @@ def crop_faces(
 
     Raises :class:`NoFaceError` (a ValueError naming ``name``) when no frame has a face, and ValueError for frames
     that are not RGB uint8 or smaller than 64 pixels on a side. Frames larger than 1280 px on their long side are
-    searched downscaled; the crop is always cut from the full-size frame.
+    searched downscaled; the crop is always cut from the full-size frame. Faces smaller than 1/12 of the (searched)
+    frame's short side, or 20 px, are not looked for: the clip's main face is wanted, and the pyramid stays small.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
@@ -437,7 +441,8 @@ def crop_faces(
         factor = np.array([size[1] / width, size[0] / height])
     else:
         factor = np.array([1.0, 1.0])
-    found = [(b[:, :4] / np.tile(factor, 2), p / factor) for b, p in detector.detect(small)]
+    min_face = max(20.0, min(small.shape[1:3]) * MIN_FACE_FRACTION)
+    found = [(b[:, :4] / np.tile(factor, 2), p / factor) for b, p in detector.detect(small, min_face)]
     if not any(len(b) for b, _ in found):
         raise NoFaceError(
             f"{name}: no face detected in any of its {len(frames)} sampled frames; "
