@@ -360,3 +360,38 @@ def test_without_weights_face_models_fall_back_to_frames_with_a_hint(monkeypatch
         assert faces.default_faces("multiface_audio_face_text") is None
     with pytest.raises(faces.FacesUnavailable, match="facenet-pytorch"):
         faces.FaceDetector()
+
+
+def test_benchmark_on_a_set_without_crops_uses_builtin_faces_and_says_so(face_model_folder, tmp_path):
+    """A release without openface_face/: the set loads without faces, the runner asks for faces="auto" (and the frame
+    input for clips without a face), and the report counts the face sources."""
+    from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+    from affectgpt_hf.data.mini_release import write_mini_release
+    from affectgpt_hf.inference import DescribeResult
+
+    root = write_mini_release(tmp_path / "data", "ov_merd_plus", count=2)
+    shutil.rmtree(root / "openface_face")
+    seen = []
+
+    def scripted(model, processor, clips, **kwargs):
+        seen.append(([clip.faces for clip in clips], kwargs.get("on_no_face")))
+        sources = ["builtin", "frames"]
+        return [
+            DescribeResult(c.name, text="The character's emotional state is happy.", face_source=sources[i % 2])
+            for i, c in enumerate(clips)
+        ]
+
+    config = BenchmarkConfig(
+        model=str(face_model_folder),
+        data_root=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "out"),
+        datasets=["OVMERDPlus"],
+        cache_dir=str(tmp_path / "cache"),
+        max_new_tokens=3,
+        progress=False,
+    )
+    report = run_benchmark(config, describe_fn=scripted)
+    assert seen == [(["auto", "auto"], "frames")]
+    assert report["datasets"]["OVMERDPlus"]["face_sources"] == {"builtin": 1, "frames": 1}
+    markdown = (tmp_path / "out" / "benchmark.md").read_text()
+    assert "face source: builtin 1, frames 1 (built-in crops approximate OpenFace's" in markdown
