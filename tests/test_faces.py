@@ -395,3 +395,28 @@ def test_benchmark_on_a_set_without_crops_uses_builtin_faces_and_says_so(face_mo
     assert report["datasets"]["OVMERDPlus"]["face_sources"] == {"builtin": 1, "frames": 1}
     markdown = (tmp_path / "out" / "benchmark.md").read_text()
     assert "face source: builtin 1, frames 1 (built-in crops approximate OpenFace's" in markdown
+
+
+def test_faces_extract_shards_clips_across_processes(tmp_path, monkeypatch):
+    """Under accelerate each process takes every n-th clip; together they write every clip once."""
+    from affectgpt_hf import faces_extract
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("a", "b", "c"):
+        (videos / f"{name}.mp4").write_bytes(b"not decoded here")
+    crops = np.zeros((8, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    done = []
+
+    def fake_crops(path, **kwargs):  # the sharding under test, not the cropping
+        done.append(os.path.basename(path))
+        return type("Found", (), {"crops": crops, "reused": 0})()
+
+    monkeypatch.setattr(faces_extract, "video_face_crops", fake_crops)
+    reports = []
+    for rank in (0, 1):
+        monkeypatch.setattr(faces_extract, "_process_rank", lambda rank=rank: (rank, 2))
+        reports.append(faces_extract.extract_faces([videos], tmp_path / "out", progress=False))
+    assert [r.written for r in reports] == [["a", "c"], ["b"]]
+    assert sorted(done) == ["a.mp4", "b.mp4", "c.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy", "b.npy", "c.npy"]
