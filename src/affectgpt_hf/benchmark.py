@@ -28,9 +28,10 @@ import re
 import sys
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +253,8 @@ def load_testset(data_root: str | os.PathLike, spec: BenchSet, cache_dir: str | 
     sector, so such samples count nowhere either way)."""
     config = CONFIG_OF[spec.name]
     kwargs = {"cache_dir": cache_dir} if cache_dir else {}
+    if not _has_face_folder(data_root, config):  # a release without openface_face/: face models crop faces themselves
+        kwargs["media"] = ("video", "audio")
     table = load_unibench(data_root, config, **kwargs)
     if limit is not None:
         table = table.select(range(min(limit, len(table))))
@@ -272,6 +275,14 @@ def load_testset(data_root: str | os.PathLike, spec: BenchSet, cache_dir: str | 
             gold = list(gold) or ["neutral"]
         references[row["name"]] = gold
     return TestSet(spec, clips, references, str(data_root))
+
+
+def _has_face_folder(data_root: str | os.PathLike, config: str) -> bool:
+    from .data.layouts import get_layout
+    from .data.releases import resolve_release_dir
+
+    layout = get_layout(config)
+    return (resolve_release_dir(data_root, layout.name) / layout.face_pattern.split("/")[0]).is_dir()
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -432,6 +443,11 @@ class BenchmarkRunner:
         )
         started = time.perf_counter()
         base_seed = None if config.seed is None else config.seed + zlib.crc32(spec.name.encode()) % 100_003
+        if any(clip.faces is None for clip in shard):  # no OpenFace crops: face models crop faces from the video
+            from .faces import default_faces
+
+            auto = default_faces(processor.input_mode)
+            shard = [clip if clip.faces is not None else replace(clip, faces=auto) for clip in shard]
         for number, start in enumerate(range(0, len(shard), config.batch_size)):
             batch = shard[start : start + config.batch_size]
             answers = self.describe_fn(
@@ -444,10 +460,14 @@ class BenchmarkRunner:
                 seed=None if base_seed is None else base_seed + number,
                 max_new_tokens=config.max_new_tokens,
                 progress=False,
+                on_no_face="frames",  # a clip without a face gets the frame input and is counted, not dropped
             )
             rows = []
             for answer in answers:
                 row = {"name": answer.name, "text": answer.text}
+                if getattr(answer, "face_source", None) is not None:
+                    row["face_source"] = answer.face_source
+                    row["frames_without_face"] = answer.frames_without_face
                 if answer.error is not None:
                     row["error"] = answer.error
                 rows.append(row)
@@ -569,6 +589,9 @@ class BenchmarkRunner:
                 "n_clips": len(testsets[spec.name].clips),
                 "n_failed": len(failed),
                 "failed": failed[:20],
+                "face_sources": dict(
+                    Counter(row["face_source"] for row in result.texts.values() if "face_source" in row)
+                ),
                 "throughput": {
                     tag: {
                         "clips": per_ckpt[tag].described,
@@ -667,6 +690,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         + f"; generate {report['decoding']['generate_kwargs']}; batch {report['batch_size']}",
         f"- dtype {report['dtype']}, device {report['device']}, {report['processes']} process(es)",
         f"- extraction: {report['extraction_mode']}",
+        *_face_source_line(sets),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
     ]
     if report["limit"] is not None:
@@ -708,6 +732,17 @@ def markdown_report(report: dict[str, Any]) -> str:
             )
     lines += ["", "Per-clip predictions: `samples/<data set>.jsonl`; cached answers: `predictions/<checkpoint>/`."]
     return "\n".join(lines) + "\n"
+
+
+def _face_source_line(sets: dict[str, Any]) -> list[str]:
+    """The report names where face crops came from: OpenFace .npy, built-in (faces.py) or frames (no face found)."""
+    total = Counter()
+    for entry in sets.values():
+        total.update(entry.get("face_sources") or {})
+    if not total:
+        return []
+    note = " (built-in crops approximate OpenFace's; not the paper's input)" if total.get("builtin") else ""
+    return ["- face source: " + ", ".join(f"{k} {v}" for k, v in sorted(total.items())) + note]
 
 
 def _cell(value: float | None) -> str:

@@ -126,7 +126,17 @@ def _build_describe_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", default="ov_labels", choices=["ov_labels", "description"])
     parser.add_argument("--question", help="a free question instead of the task's")
     parser.add_argument("--subtitles", help="CSV with columns name, subtitle (name = file stem)")
-    parser.add_argument("--faces", help="folder of OpenFace crops: NAME.npy or NAME/NAME.npy (face models)")
+    parser.add_argument(
+        "--faces",
+        help="folder of OpenFace crops (NAME.npy or NAME/NAME.npy), or 'auto': crops made from the video (default "
+        "for face models when the faces extra is installed)",
+    )
+    parser.add_argument(
+        "--on-no-face",
+        default="error",
+        choices=["error", "frames"],
+        help="face models, built-in crops: a clip without any face is skipped with an error, or gets video frames",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--upstream-sampling", action="store_true", help="upstream's top_p 0.9 / T 1.0 / top_k 20")
     parser.add_argument("--seed", type=int, default=None, help="seed for --upstream-sampling")
@@ -236,6 +246,27 @@ def _build_convert_command(sub: argparse._SubParsersAction) -> None:
         return 0
 
     parser.set_defaults(func=run)
+
+
+@command("faces")
+def _build_faces_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt faces extract`: videos -> OpenFace-style crops (built-in, faces.py) in upstream's layouts."""
+    parser = sub.add_parser("faces", help="OpenFace-style face crops made in-process (faces extra)")
+    actions = parser.add_subparsers(dest="faces_command", required=True)
+    extract = actions.add_parser("extract", help="videos -> openface_face/{name}.npy or {name}/{name}.npy")
+    extract.add_argument("paths", nargs="+", help="video files or folders of videos")
+    extract.add_argument("--out", required=True, help="the openface_face folder to write")
+    extract.add_argument("--layout", default="flat", choices=["flat", "nested"], help="NAME.npy or NAME/NAME.npy")
+    extract.add_argument("--preview", action="store_true", help="also write a contact-sheet PNG beside each .npy")
+    extract.add_argument("--num-frames", type=int, default=8, help="frames cropped per clip (upstream's sampling)")
+    extract.add_argument("--device", default="cpu", help="cpu, cuda ... (detector)")
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.faces_extract import run_extract
+
+        return run_extract(args)
+
+    extract.set_defaults(func=run)
 
 
 @command("train")

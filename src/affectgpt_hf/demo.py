@@ -168,6 +168,9 @@ class Analyzer:
             ) from error
         self.source = source
         self.max_new_tokens = max_new_tokens
+        from .faces import default_faces
+
+        self.faces = default_faces(self.processor.input_mode)  # face models: "auto" (built-in crops) or None (frames)
         self.extractor = None
         try:
             from .unibench import get_extractor
@@ -186,7 +189,7 @@ class Analyzer:
         question = None
         if task not in TASKS:
             question, task = task, "description"  # a free question
-        clip = Clip("upload", video=video, audio=audio or None, subtitle=subtitle or "")
+        clip = Clip("upload", video=video, audio=audio or None, faces=self.faces, subtitle=subtitle or "")
         extract = self.extractor.extract_labels if self.extractor is not None else None
         result = describe(
             self.model,
@@ -199,8 +202,27 @@ class Analyzer:
             skip_errors=False,
             label_extractor=extract,
             progress=False,
+            on_no_face="frames",  # an upload without a face still gets an answer; face_source says "frames"
         )[0]
-        return {"text": result.text, "labels": result.labels, "sectors": self.sectors(result.labels)}
+        return {
+            "text": result.text,
+            "labels": result.labels,
+            "sectors": self.sectors(result.labels),
+            "face_source": result.face_source,
+        }
+
+    def face_note(self) -> str:
+        """What the model sees of the face, for the page: OpenFace crops are not made here."""
+        from .prompt import FACE_TOKEN, visual_token_of
+
+        if self.faces == "auto":
+            return (
+                " This model reads face crops: they are made here (MTCNN + OpenFace-style alignment), an "
+                "approximation of the OpenFace crops it was trained on."
+            )
+        if self.faces is None and visual_token_of(self.processor.input_mode) == FACE_TOKEN:
+            return " This model reads face crops, but the face extra is not installed: it sees video frames."
+        return ""
 
     def sectors(self, labels: list[str]) -> list[dict[str, object]]:
         """Per wheel: its level-1 sectors and which of them the labels fall in (empty without wheel files)."""
@@ -308,7 +330,7 @@ def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None
         gr.Markdown(
             "# AffectGPT\nMultimodal emotion understanding (Lian et al., ICML 2025), on the Hugging Face stack. "
             f"Model: `{analyzer.source}`. Upload a video (its audio track is used unless you add a separate audio "
-            "file), type its subtitle, and pick a task or type your own question."
+            "file), type its subtitle, and pick a task or type your own question." + analyzer.face_note()
         )
         with gr.Row():
             with gr.Column():

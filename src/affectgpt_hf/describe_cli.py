@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .faces import default_faces
 from .inference import Clip, describe, find_clips, load_model
 
 
@@ -32,9 +33,11 @@ def face_file(folder: str | Path, name: str) -> Path:
 def run_describe(args: argparse.Namespace) -> int:
     paths = find_clips(args.paths)
     subtitles = read_subtitles(args.subtitles) if args.subtitles else {}
+    model, processor = load_model(args.model, dtype=args.dtype, device=args.device)
+    faces_arg = default_faces(processor.input_mode, args.faces)
     clips = []
     for path in paths:
-        faces = face_file(args.faces, path.stem) if args.faces else None
+        faces = faces_arg if faces_arg in (None, "auto") else face_file(faces_arg, path.stem)
         clips.append(
             Clip(
                 name=path.stem,
@@ -43,7 +46,6 @@ def run_describe(args: argparse.Namespace) -> int:
                 subtitle=subtitles.get(path.stem, ""),
             )
         )
-    model, processor = load_model(args.model, dtype=args.dtype, device=args.device)
     extractor = None
     if args.task == "description" or args.question:
         from .unibench import get_extractor
@@ -60,6 +62,7 @@ def run_describe(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
         label_extractor=extractor,
+        on_no_face=args.on_no_face,
     )
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:

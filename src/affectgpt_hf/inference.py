@@ -28,7 +28,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".m4v")
 
 @dataclass
 class Clip:
-    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces, a subtitle."""
+    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces (or "auto": crops
+    made from the video, faces.py), a subtitle."""
 
     name: str
     video: object = None
@@ -44,9 +45,14 @@ class DescribeResult:
     text: str | None = None
     labels: list[str] = field(default_factory=list)
     error: str | None = None
+    face_source: str | None = None  # face models: "openface" (.npy), "builtin" (faces.py crops) or "frames"
+    frames_without_face: int | None = None  # builtin crops: frames that reused the nearest detected crop
 
     def to_dict(self) -> dict:
         record = {"name": self.name, "text": self.text, "labels": self.labels}
+        if self.face_source is not None:
+            record["face_source"] = self.face_source
+            record["frames_without_face"] = self.frames_without_face
         if self.error is not None:
             record["error"] = self.error
         return record
@@ -126,11 +132,13 @@ def describe(
     skip_errors: bool = True,
     label_extractor: Callable[[list[str]], list[list[str]]] | None = None,
     progress: bool = True,
+    on_no_face: str = "error",
     **generate_kwargs,
 ) -> list[DescribeResult]:
     """Describe clips in batches. Results keep the input order; a clip that fails to load gets `error` set (with
     `skip_errors`, else the ValueError propagates). Labels come from the OV answer parser, or from
-    `label_extractor` (e.g. unibench's extractor for free descriptions) when given."""
+    `label_extractor` (e.g. unibench's extractor for free descriptions) when given. `on_no_face` goes to the processor
+    (clips with `faces="auto"`); each result of a face model records its face source."""
     if seed is not None:
         torch.manual_seed(seed)
     kwargs = generation_kwargs(upstream_sampling, max_new_tokens, **generate_kwargs)
@@ -149,6 +157,7 @@ def describe(
                 task=task,
                 question=question,
                 sampling_rate=clip.sampling_rate,
+                on_no_face=on_no_face,
             )
         except ValueError as error:
             if not skip_errors:
@@ -187,9 +196,14 @@ def _generate(model, processor, clips, prepared, kwargs, device, task, label_ext
     texts = processor.batch_decode(output[:, batch["input_ids"].shape[1] :])
     labels = label_extractor(texts) if label_extractor is not None else processor.post_process(texts)
     return {
-        index: DescribeResult(clips[index].name, text=text, labels=list(label))
-        for (index, _), text, label in zip(prepared, texts, labels, strict=True)
+        index: DescribeResult(clips[index].name, text=text, labels=list(label), **_face_source(features))
+        for (index, features), text, label in zip(prepared, texts, labels, strict=True)
     }
+
+
+def _face_source(features) -> dict:
+    sources = getattr(features, "face_sources", None)  # set by the processor for face models, one per clip
+    return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
 __all__ = [

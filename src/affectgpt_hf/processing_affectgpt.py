@@ -33,8 +33,11 @@ class AffectGPTProcessor(ProcessorMixin):
 
     `processor(videos=[...], audio=[...], subtitles=[...], task="ov_labels")` builds upstream's prompt (prompt.py);
     `text=` takes prompts already rendered (as `apply_chat_template` passes them). A video is an mp4 path or a
-    (T, H, W, 3) uint8 RGB array; `faces=` takes upstream's OpenFace `.npy` crops (BGR, used as stored, as upstream);
-    `audio=None` takes the video's own audio track.
+    (T, H, W, 3) uint8 RGB array; `faces=` takes upstream's OpenFace `.npy` crops (BGR, used as stored, as upstream),
+    or `"auto"` (for all clips, or per clip) to crop faces from `videos=` in-process (faces.py, an approximation of
+    OpenFace's crops; `on_no_face="frames"` gives a clip without any face the frame model's input, with a warning).
+    For face models the output carries `face_sources`: per clip `{"face_source": "openface"|"builtin"|"frames",
+    "frames_without_face": n}`. `audio=None` takes the video's own audio track.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class AffectGPTProcessor(ProcessorMixin):
         task: str | None = None,
         question: str | Sequence[str] | None = None,
         faces=None,
+        on_no_face: str = "error",
         sampling_rate: int | None = None,
         return_tensors: str | None = "pt",
         padding_side: str = "left",
@@ -95,6 +99,8 @@ class AffectGPTProcessor(ProcessorMixin):
         input_values [B,8,32000] (each present when the input mode uses it). Prompts are left-padded for generation."""
         if images is not None:
             raise ValueError("images= is not supported: AffectGPT reads videos (frames), faces and audio")
+        if on_no_face not in ("error", "frames"):
+            raise ValueError(f"on_no_face must be 'error' or 'frames', got {on_no_face!r}")
         visual, uses_audio = visual_token_of(self.input_mode), uses_audio_of(self.input_mode)
         columns = {
             "text": _as_list(text, "text"),
@@ -109,8 +115,8 @@ class AffectGPTProcessor(ProcessorMixin):
             raise ValueError("pass text= or subtitles= (and the media the input mode needs)")
         batch = max(sizes.values())
         for name, size in sizes.items():
-            if name == "question" and size == 1:
-                columns[name] = columns[name] * batch
+            if (name == "question" and size == 1) or (name == "faces" and _is_auto(faces)):
+                columns[name] = columns[name][:1] * batch
             elif size != batch:
                 raise ValueError(f"lists of different lengths: {sizes}; give one entry per clip")
 
@@ -126,15 +132,22 @@ class AffectGPTProcessor(ProcessorMixin):
             for i in range(batch)
         ]
         data = dict(self._tokenize(prompts, padding_side, max_length))
+        face_sources = []
         if visual is not None:
-            data["pixel_values_videos"] = np.stack(
-                [self._visual(i, visual, columns["videos"], columns["faces"]) for i in range(batch)]
-            )
+            pixels = []
+            for i in range(batch):
+                values, source = self._visual(i, visual, columns["videos"], columns["faces"], on_no_face)
+                pixels.append(values)
+                face_sources.append(source)
+            data["pixel_values_videos"] = np.stack(pixels)
         if uses_audio:
             data["input_values"] = np.stack(
                 [self._audio(i, columns["audio"], columns["videos"], sampling_rate) for i in range(batch)]
             )
-        return BatchFeature(data=data, tensor_type=return_tensors)
+        features = BatchFeature(data=data, tensor_type=return_tensors)
+        if visual == FACE_TOKEN:
+            features.face_sources = face_sources  # an attribute, not a model input
+        return features
 
     def _tokenize(self, prompts: list[str], padding_side: str, max_length: int | None) -> dict:
         """Tokenize each prompt alone (no special tokens, as upstream), left-truncating over-long prompts."""
@@ -161,10 +174,14 @@ class AffectGPTProcessor(ProcessorMixin):
                 mask.append([1] * len(row) + [0] * fill)
         return {"input_ids": np.array(input_ids, dtype=np.int64), "attention_mask": np.array(mask, dtype=np.int64)}
 
-    def _visual(self, i: int, visual: str, videos, faces) -> np.ndarray:
-        """8 faces (as stored, BGR) or 8 frames (RGB) -> [8, 3, 224, 224] CLIP pixel values."""
-        if visual == FACE_TOKEN and faces is not None:
+    def _visual(self, i: int, visual: str, videos, faces, on_no_face: str) -> tuple[np.ndarray, dict | None]:
+        """8 faces (as stored, BGR) or 8 frames (RGB) -> [8, 3, 224, 224] CLIP pixel values, and the face source."""
+        source = None
+        if visual == FACE_TOKEN and faces is not None and _is_auto(faces[i]):
+            frames, source = self._auto_faces(i, videos, on_no_face)
+        elif visual == FACE_TOKEN and faces is not None:
             frames = load_faces(faces[i], num_frames=self.num_frames)
+            source = {"face_source": "openface", "frames_without_face": 0}
         elif videos is not None:
             if visual == FACE_TOKEN:
                 warnings.warn(
@@ -173,11 +190,30 @@ class AffectGPTProcessor(ProcessorMixin):
                     stacklevel=3,
                 )
             frames = sample_video_frames(videos[i], num_frames=self.num_frames, size=(224, 224))
+            if visual == FACE_TOKEN:
+                source = {"face_source": "frames", "frames_without_face": 0}
         else:
-            needed = "faces= (OpenFace .npy) or videos=" if visual == FACE_TOKEN else "videos="
+            needed = "faces= (OpenFace .npy or 'auto') or videos=" if visual == FACE_TOKEN else "videos="
             raise ValueError(f"input_mode {self.input_mode!r} needs {needed} for every clip")
         pixels = self.image_processor(images=list(frames), return_tensors="np")["pixel_values"]
-        return pixels.astype(np.float32)
+        return pixels.astype(np.float32), source
+
+    def _auto_faces(self, i: int, videos, on_no_face: str) -> tuple[np.ndarray, dict]:
+        """faces="auto": crops of the clip's sampled frames (faces.py), resized as upstream resizes OpenFace crops."""
+        from .faces import NoFaceError, resize_crops, video_face_crops
+
+        if videos is None or videos[i] is None:
+            raise ValueError(f"clip {i}: faces='auto' crops faces from the clip's video; pass videos=")
+        try:
+            found = video_face_crops(videos[i], num_frames=self.num_frames)
+        except NoFaceError as error:
+            if on_no_face == "error":
+                raise
+            warnings.warn(f"{error}; this clip gets the frame model's input (video frames) instead", stacklevel=4)
+            frames = sample_video_frames(videos[i], num_frames=self.num_frames, size=(224, 224))
+            return frames, {"face_source": "frames", "frames_without_face": self.num_frames}
+        frames = resize_crops(found.crops, num_frames=self.num_frames, size=224)
+        return frames, {"face_source": "builtin", "frames_without_face": found.reused}
 
     def _audio(self, i: int, audio, videos, sampling_rate: int | None) -> np.ndarray:
         """Audio track -> 8 mean-removed 2-s clips, normalised together as upstream's feature extractor did."""
@@ -284,6 +320,10 @@ class AffectGPTProcessor(ProcessorMixin):
             qwen_bpe_ranks=qwen_bpe_ranks,
             **settings,
         )
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def _as_list(value, name: str, keep_arrays: bool = False) -> list | None:
