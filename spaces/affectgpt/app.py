@@ -13,10 +13,17 @@ import os
 
 from affectgpt_hf.demo import add_demo_arguments, build_demo
 
+# The Hub models this Space names: README.md's `models:` lists exactly these (tests/test_model_card.py checks it).
+# On the Space (where $SPACE_ID is set) the first is served unless $AFFECTGPT_MODEL says otherwise; upload them with
+# `affectgpt convert ... --push-to-hub ID` and `affectgpt quickstart` + `affectgpt card --model runs/quickstart
+# --push-to-hub ID`.
+MODELS = ("affectgpt-hf/affectgpt-qwen2.5-7b", "affectgpt-hf/affectgpt-tiny-quickstart")
+
 
 def build(model: str | None = None):
     """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoint `/analyze`)."""
-    return build_demo(model or os.environ.get("AFFECTGPT_MODEL"))
+    on_space = MODELS[0] if os.environ.get("SPACE_ID") else None
+    return build_demo(model or os.environ.get("AFFECTGPT_MODEL") or on_space)
 
 
 def main(argv: list[str] | None = None) -> None:
