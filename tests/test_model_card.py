@@ -469,6 +469,34 @@ def test_push_uploads_the_folder_with_its_card_privately(trained, tmp_path, fake
     assert public.created[0]["visibility"] == "public"
 
 
+@pytest.mark.timeout(180)
+def test_convert_and_train_push_their_folders(
+    components, feature_cache, converted, benchmark_json, tmp_path, fake_hub, monkeypatch
+):
+    """`convert --push-to-hub` and `train --push-to-hub` upload the folder they wrote, its card naming the repo."""
+    from affectgpt_hf.training import parse_train_args, train
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    hub = fake_hub()
+    out = tmp_path / "converted"
+    assert main(convert_args(components, out, "--merge-lora", "--push-to-hub", "me/converted")) == 0
+    assert hub.created[0]["visibility"] == "private" and "model.safetensors" in hub.files
+    card = hub.files["README.md"].decode()
+    assert 'MODEL = "me/converted"' in snippet(card) and "merged into the language model's weights" in card
+
+    hub = fake_hub()
+    argv = ["--config", str(TINY_YAML), "--dataset_dir", str(feature_cache), "--output_dir", str(tmp_path / "sft"),
+            "--max_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true",
+            "--push-to-hub", "me/tiny-sft"]  # fmt: skip
+    train(*parse_train_args(argv))
+    assert hub.created[0] == {"name": "tiny-sft", "organization": "me", "visibility": "private", "type": "model"}
+    card = hub.files["README.md"].decode()
+    assert 'MODEL = "me/tiny-sft"' in snippet(card) and "| steps | 1 |" in card
+    with pytest.raises(ValueError, match=re.escape(str(converted))) as refused:  # --results of another model
+        train(*parse_train_args([*argv, "--results", str(benchmark_json)]))
+    assert "me/tiny-sft" in str(refused.value) and str(tmp_path / "sft") in str(refused.value)
+
+
 @pytest.mark.timeout(60)
 def test_push_errors_are_the_hubs_with_what_to_do(converted, tmp_path, fake_hub, monkeypatch, capsys):
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
