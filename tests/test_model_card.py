@@ -148,7 +148,7 @@ def test_train_card_replaces_trl_card_and_its_snippet_runs(trained, feature_cach
     assert facts["made_by"] == "train" and facts["initialised_from"] == "hub_configs/tiny"  # train.yaml's
     recipe = facts["recipe"]
     assert recipe["steps"] == "2" and recipe["data"].startswith(f"`{feature_cache}`") and "4 rows" in recipe["data"]
-    assert "LoRA r=4, alpha 8, dropout 0.05" in recipe["trained"]
+    assert "LoRA r=4, alpha 8, dropout 0.05" in recipe["trained"] and recipe["optimiser"].startswith("adamw_torch")
     assert recipe["learning rate"] == (
         "upstream's linear_warmup_cosine_lr: 0.0001 -> 0.001 over 5 warm-up steps, then constant"
     )

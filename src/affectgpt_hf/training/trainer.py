@@ -291,8 +291,8 @@ def training_card_facts(trainer: SFTTrainer, model_args: ModelArguments, data_ar
         "batch": f"{batch} ({args.per_device_train_batch_size} per device x {args.gradient_accumulation_steps} "
         f"accumulation x {world} process(es))",
         "learning rate": _schedule(args),
-        "optimiser": f"{args.optim} (betas {args.adam_beta1}, {args.adam_beta2}), weight decay {args.weight_decay} "
-        "except biases and 1-D parameters",
+        "optimiser": f"{getattr(args.optim, 'value', args.optim)} (betas {args.adam_beta1}, {args.adam_beta2}), "
+        f"weight decay {args.weight_decay} except biases and 1-D parameters",
         "data": data,
         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
         "seed": str(args.seed),
