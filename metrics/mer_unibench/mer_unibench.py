@@ -3,18 +3,8 @@
 import datasets
 import evaluate
 
+from affectgpt_hf.paper import CITATION, PAPER_URL, UPSTREAM_REPO
 from affectgpt_hf.unibench import hit_rate, load_wheels, ovmer_scores, sentiment_scores
-
-_CITATION = """\
-@inproceedings{lian2025affectgpt,
-  title={AffectGPT: A New Dataset, Model, and Benchmark for Emotion Understanding with
-         Multimodal Large Language Models},
-  author={Lian, Zheng and Chen, Haoyu and Chen, Lan and Sun, Haiyang and Sun, Licai and Ren, Yong and Cheng, Zebang and
-          Liu, Bin and Liu, Rui and Peng, Xiaojiang and Yi, Jiangyan and Tao, Jianhua},
-  booktitle={International Conference on Machine Learning (ICML)},
-  year={2025}
-}
-"""
 
 _DESCRIPTION = """\
 MER-UniBench scores emotion predictions through five emotion wheels: every label is mapped (word form -> synonym ->
@@ -65,10 +55,10 @@ class MerUnibench(evaluate.Metric):
             features = [datasets.Features({"predictions": p, "references": r}) for p in _LABELS for r in _LABELS]
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=features,
-            reference_urls=["https://github.com/zeroQiaoba/AffectGPT", "https://arxiv.org/abs/2501.16566"],
+            reference_urls=[UPSTREAM_REPO, PAPER_URL],
         )
 
     def _download_and_prepare(self, dl_manager):

@@ -13,11 +13,18 @@ import os
 
 from affectgpt_hf.demo import Limits, add_demo_arguments, build_demo, limits_from_args
 
+# The Hub models this Space names: README.md's `models:` lists exactly these (tests/test_model_card.py checks it).
+# On the Space (where $SPACE_ID is set) the first is served unless $AFFECTGPT_MODEL says otherwise; upload them with
+# `affectgpt convert ... --push-to-hub ID` and `affectgpt quickstart` + `affectgpt card --model runs/quickstart
+# --push-to-hub ID`.
+MODELS = ("affectgpt-hf/affectgpt-qwen2.5-7b", "affectgpt-hf/affectgpt-tiny-quickstart")
+
 
 def build(model: str | None = None, limits: Limits | None = None):
     """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoint `/analyze`). Upload, duration and
     time limits: ``limits``, else $AFFECTGPT_MAX_UPLOAD_MB, $AFFECTGPT_MAX_SECONDS, $AFFECTGPT_REQUEST_TIMEOUT_S."""
-    return build_demo(model or os.environ.get("AFFECTGPT_MODEL"), limits=limits)
+    on_space = MODELS[0] if os.environ.get("SPACE_ID") else None
+    return build_demo(model or os.environ.get("AFFECTGPT_MODEL") or on_space, limits=limits)
 
 
 def main(argv: list[str] | None = None) -> None:

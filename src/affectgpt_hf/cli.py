@@ -231,6 +231,7 @@ def _build_convert_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--merge-lora", action="store_true", help="merge the LoRA (default: PEFT adapter in adapter/)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: the components' own)")
     parser.add_argument("--output-dir", required=True, help="folder to write")
+    _add_card_arguments(parser)
 
     def run(args: argparse.Namespace) -> int:
         import logging
@@ -240,9 +241,52 @@ def _build_convert_command(sub: argparse._SubParsersAction) -> None:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         components = {name: getattr(args, name) for name in ("llm", "vision", "audio") if getattr(args, name)}
         out = convert_checkpoint(
-            args.checkpoint, args.base, args.output_dir, merge_lora=args.merge_lora, dtype=args.dtype, **components
+            args.checkpoint,
+            args.base,
+            args.output_dir,
+            merge_lora=args.merge_lora,
+            dtype=args.dtype,
+            results=args.results,
+            model_id=args.push_to_hub,
+            **components,
         )
         print(f"wrote {out}")
+        _push(out, args)
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+def _add_card_arguments(parser: argparse.ArgumentParser) -> None:
+    """--results / --push-to-hub / --public: a benchmark.json for the card, and the upload of the folder."""
+    parser.add_argument("--results", help="benchmark.json of this model (affectgpt benchmark): scores into the card")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder (card included) to this repo")
+    parser.add_argument("--public", action="store_true", help="with --push-to-hub: a public repo (default private)")
+
+
+def _push(folder, args: argparse.Namespace) -> None:
+    if args.push_to_hub:
+        from affectgpt_hf.push import push_folder
+
+        print(f"pushed: {push_folder(folder, args.push_to_hub, private=not args.public)}")
+
+
+@command("card")
+def _build_card_command(sub: argparse._SubParsersAction) -> None:
+    """`affectgpt card`: rewrite a saved folder's model card, with a benchmark.json's scores, and upload the folder."""
+    parser = sub.add_parser("card", help="model card of a saved folder: add MER-UniBench results, push to the Hub")
+    parser.add_argument("--model", required=True, help="folder written by affectgpt train, convert or quickstart")
+    _add_card_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        from affectgpt_hf.model_card import add_results, read_card_facts, write_model_card
+
+        if args.results:
+            path = add_results(args.model, args.results, args.push_to_hub)
+        else:
+            path = write_model_card(args.model, read_card_facts(args.model), args.push_to_hub)
+        print(f"wrote {path}")
+        _push(args.model, args)
         return 0
 
     parser.set_defaults(func=run)

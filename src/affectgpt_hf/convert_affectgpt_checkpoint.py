@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 
 from .configuration_affectgpt import AffectGPTConfig
+from .model_card import CardFacts, summarize_results, write_model_card
+from .paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
 
 logger = logging.getLogger(__name__)
 
@@ -357,6 +359,10 @@ def save_adapter(state: ConvertedState, folder: str | os.PathLike, alpha: float 
     return folder
 
 
+def _str(value: str | os.PathLike | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -365,20 +371,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_card(
+def card_facts(
     checkpoint: Path,
     base: Path,
-    llm: str,
-    vision: str | None,
-    audio: str | None,
+    components: dict[str, str | None],
     state: ConvertedState,
     merged: bool,
     alpha: float,
-    config: AffectGPTConfig,
-) -> str:
-    """README.md of the converted folder: provenance, what was merged, how to load it."""
-    components = [str(c) for c in (llm, vision, audio) if c is not None]
-    base_models = "".join(f"\n- {c}" for c in components)
+) -> CardFacts:
+    """What the converted folder's card says: components, the checkpoint's identity, what became of its LoRA and
+    which upstream keys were skipped."""
+    from . import __version__
+
     lora = "no LoRA in the checkpoint"
     if state.lora:
         rank = state.lora_rank
@@ -386,51 +390,25 @@ def model_card(
             f"merged into the language model's weights (W + BA * {alpha:g}/{rank})"
             if merged
             else f"kept as a PEFT adapter in `{ADAPTER_FOLDER}/` (r={rank}, alpha={alpha:g}); the weights here are the "
-            f"base language model's"
+            "base language model's"
         )
-    ignored = "".join(f"\n  - `{key}`: {reason}" for key, reason in sorted(state.ignored.items())) or " none"
-    adapter_snippet = (
-        ""
-        if merged or not state.lora
-        else f'\n\nfrom peft import PeftModel\nmodel = PeftModel.from_pretrained(model, "MODEL/{ADAPTER_FOLDER}")'
+    skipped = "; ".join(f"`{key}`: {reason}" for key, reason in sorted(state.ignored.items())) or "none"
+    provenance = {
+        "upstream checkpoint": f"`{checkpoint.name}` (sha256 `{_sha256(checkpoint)}`)",
+        "upstream code": f"{UPSTREAM_REPO} at `{UPSTREAM_COMMIT}` (released checkpoints: `{UPSTREAM_WEIGHTS}`)",
+        "upstream recipe": "LoRA on q/k/v/o/gate/up/down of the language model, heads fully trained, on "
+        "MER-Caption+ (paper App. B; hub_configs/affectgpt-qwen2.5-7b/train.yaml restates it)",
+        "architecture settings": f"`{base.name}` (a hub_configs folder: config, processor, generation config)",
+        "LoRA": lora,
+        "upstream keys skipped on purpose": skipped,
+        "converted with": f"`affectgpt convert`, affectgpt_hf {__version__}",
+    }
+    return CardFacts(
+        made_by="convert",
+        components=components,
+        provenance=provenance,
+        adapter=ADAPTER_FOLDER if state.lora and not merged else None,
     )
-    return f"""---
-library_name: transformers
-pipeline_tag: video-text-to-text
-tags:
-- affectgpt
-- emotion-recognition
-- multimodal
-base_model:{base_models}
----
-
-# AffectGPT ({config.input_mode}), converted from an upstream checkpoint
-
-AffectGPT (Lian et al., ICML 2025, arXiv 2501.16566) in the `affectgpt_hf` format: frozen CLIP and HuBERT towers,
-{config.video_pooling} pooling, {config.fusion} audio-video pre-fusion and projectors in front of Qwen2.5.
-Converted with `affectgpt convert` from the upstream checkpoint `{checkpoint.name}` (sha256 `{_sha256(checkpoint)}`),
-architecture and processor settings from `{base.name}`.
-
-- Components: {", ".join(f"`{c}`" for c in components)}
-- LoRA: {lora}
-- Upstream keys skipped on purpose:{ignored}
-
-## Use
-
-```python
-from affectgpt_hf import AffectGPTForConditionalGeneration, AffectGPTProcessor
-
-model = AffectGPTForConditionalGeneration.from_pretrained("MODEL")
-processor = AffectGPTProcessor.from_pretrained("MODEL"){adapter_snippet}
-inputs = processor(videos=["clip.mp4"], subtitles=["I told you already."], task="ov_labels")
-answers = processor.batch_decode(model.generate(**inputs, max_new_tokens=64), skip_special_tokens=True)
-print(processor.post_process(answers))
-```
-
-Decoding is greedy by default; upstream sampled (top_p 0.9, temperature 1.0, top_k 20 from Qwen's generation
-config): pass those to `generate` to reproduce it. Upstream quirks are kept (unnormalised attention scores, faces used
-in their stored BGR order). The components' own licences apply to their weights.
-"""
 
 
 def convert_checkpoint(
@@ -444,17 +422,22 @@ def convert_checkpoint(
     dtype: torch.dtype | str | None = None,
     lora_alpha: float = UPSTREAM_LORA_ALPHA,
     strict_lora: bool = True,
+    results: str | os.PathLike | None = None,
+    model_id: str | None = None,
 ) -> Path:
     """Upstream .pth + components + a hub_configs folder -> a folder with model, processor, generation config, README.
 
     The mapping is checked against the architecture before any component weights load. Without `merge_lora` the LoRA
-    is written as a PEFT adapter in `output_dir/adapter/`; `strict_lora=False` accepts a checkpoint without LoRA."""
+    is written as a PEFT adapter in `output_dir/adapter/`; `strict_lora=False` accepts a checkpoint without LoRA.
+    `results` (a benchmark.json of this model) adds MER-UniBench scores to the card; `model_id` (the Hub repo it will
+    be pushed to) is the id the card's usage snippet loads (default: the output folder)."""
     from transformers import GenerationConfig
 
     from .modeling_affectgpt import AffectGPTForConditionalGeneration
     from .processing_affectgpt import AffectGPTProcessor
 
     checkpoint, base, output_dir = Path(checkpoint), Path(base), Path(output_dir)
+    summary = summarize_results(results, output_dir, model_id) if results else None  # refused before any work
     settings = base_settings(base)
     upstream = load_upstream_state_dict(checkpoint)
     state = convert_state_dict(upstream)  # unknown keys fail here, before any component is touched
@@ -484,8 +467,10 @@ def convert_checkpoint(
     if state.lora and not merged:
         save_adapter(state, output_dir / ADAPTER_FOLDER, lora_alpha)
     AffectGPTProcessor.from_pretrained(base).save_pretrained(output_dir)
-    card = model_card(checkpoint, base, str(llm), vision, audio, state, merged, lora_alpha, model.config)
-    (output_dir / "README.md").write_text(card, encoding="utf-8")
+    components = {"llm": str(llm), "vision": _str(vision), "audio": _str(audio)}
+    facts = card_facts(checkpoint, base, components, state, merged, lora_alpha)
+    facts.results = summary
+    write_model_card(output_dir, facts, model_id)
     logger.info("wrote %s", output_dir)
     return output_dir
 
@@ -496,6 +481,7 @@ __all__ = [
     "UPSTREAM_LLM",
     "UPSTREAM_VISION",
     "base_settings",
+    "card_facts",
     "convert_checkpoint",
     "check_state",
     "convert_state_dict",

@@ -18,20 +18,10 @@ import datasets
 
 from affectgpt_hf.data.layouts import LAYOUTS, ReleaseLayout, get_layout
 from affectgpt_hf.data.releases import MEDIA_KINDS, ReleaseError, check_rows, read_release, resolve_release_dir
+from affectgpt_hf.paper import CITATION
 
 _VERSION = datasets.Version("1.0.0")
 _SHARDS = 64  # row chunks handed to the workers when num_proc > 1
-
-CITATION = """@inproceedings{lian2025affectgpt,
-  title={AffectGPT: A New Dataset, Model, and Benchmark for Emotion Understanding with Multimodal Large
-         Language Models},
-  author={Lian, Zheng and Chen, Haoyu and Chen, Lan and Sun, Haiyang and Sun, Licai and Ren, Yong and Cheng, Zebang and
-          Liu, Bin and Liu, Rui and Peng, Xiaojiang and Yi, Jiangyan and Tao, Jianhua},
-  booktitle={International Conference on Machine Learning (ICML)},
-  year={2025},
-  eprint={2501.16566},
-  archivePrefix={arXiv}
-}"""
 
 
 @dataclass(repr=False)

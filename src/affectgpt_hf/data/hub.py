@@ -22,6 +22,7 @@ from datasets.table import embed_table_storage
 from affectgpt_hf.data.builder import CITATION, PathAudio, build_dataset
 from affectgpt_hf.data.layouts import CAPTION_CONFIGS, LAYOUTS, MODEL_SUBTITLE, get_layout
 from affectgpt_hf.data.releases import MEDIA_KINDS, media_paths, report_problems, resolve_release_dir
+from affectgpt_hf.paper import ARXIV_TAG, PAPER_URL
 
 LICENSE = "cc-by-nc-4.0"
 GATING_TEXT = (
@@ -90,17 +91,16 @@ def write_hub_folder(
 
 def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = True, token: str | None = None) -> str:
     """Upload a built folder as a (private, by default) dataset repo; returns the commit URL."""
-    from huggingface_hub import HfApi
+    from affectgpt_hf.push import push_folder
 
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
+    return push_folder(
+        folder,
+        repo_id,
         repo_type="dataset",
+        private=private,
+        token=token,
         commit_message="Add MER-Caption / MER-UniBench (affectgpt dataset build)",
     )
-    return str(getattr(info, "commit_url", info))
 
 
 def attach_media(
@@ -154,7 +154,7 @@ def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool | Sequence[
         "language": ["en", "zh"],
         "pretty_name": "MER-Caption and MER-UniBench (AffectGPT)",
         "task_categories": ["video-text-to-text"],
-        "tags": ["emotion-recognition", "multimodal", "affective-computing"],
+        "tags": ["emotion-recognition", "multimodal", "affective-computing", ARXIV_TAG],
         "extra_gated_prompt": GATING_TEXT,
         "extra_gated_fields": {
             "Name": "text",
@@ -190,8 +190,8 @@ def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool | Sequence[
     body = f"""
 # MER-Caption and MER-UniBench
 
-Annotations (and optionally media) of the AffectGPT training sets and its benchmark, converted from the upstream
-releases by `affectgpt dataset build` (package `affectgpt_hf`).
+Annotations (and optionally media) of the AffectGPT training sets and its benchmark ([paper]({PAPER_URL})),
+converted from the upstream releases by `affectgpt dataset build` (package `affectgpt_hf`).
 
 ## Configurations and statistics
 

@@ -77,6 +77,13 @@ class AffectGPTSFTConfig(SFTConfig):
     min_lr: float | None = field(
         default=None, metadata={"help": "floor of the upstream schedule's cosine (default: learning_rate)"}
     )
+    results: str | None = field(
+        default=None,
+        metadata={
+            "help": "benchmark.json (affectgpt benchmark) of this model: its MER-UniBench scores go into the card's "
+            "results table and model-index (a report of another model is refused)"
+        },
+    )
     fused_lm_head: bool | None = field(
         default=None,
         metadata={

@@ -20,6 +20,7 @@ from transformers import GenerationConfig, Trainer, TrainerCallback, set_seed
 from trl import SFTTrainer
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
+from affectgpt_hf.model_card import CardFacts, summarize_results, write_model_card
 from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
 from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
 from affectgpt_hf.training.arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
@@ -168,6 +169,12 @@ class AffectGPTTrainer(SFTTrainer):
         choice = getattr(self.args, "fused_lm_head", None)
         return self.args.device.type != "cpu" if choice is None else bool(choice)
 
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None, **kwargs):
+        """This project's card in output_dir (TRL writes its generic one here at every checkpoint save and on
+        `push_to_hub`); `save_trained` rewrites it once the model is there."""
+        if self.is_world_process_zero() and getattr(self, "card_sources", None) is not None:
+            write_model_card(self.args.output_dir, training_card_facts(self, *self.card_sources), self.push_repo)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self.uses_fused_lm_head:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -214,7 +221,17 @@ def save_trained(trainer: SFTTrainer, output_dir: str | os.PathLike, model_args:
     out = Path(output_dir)
     if not model_args.use_lora:
         trainer.save_model(str(out))  # the model, and the processor (the trainer's processing_class)
-        return out
+    else:
+        _save_merged(trainer, out, model_args, processor)
+    if trainer.accelerator.is_main_process:  # this project's card (TRL's generic one is never written: see above)
+        facts = training_card_facts(trainer, model_args, getattr(trainer, "card_sources", (None, None))[1])
+        facts.results = getattr(trainer, "card_results", None)
+        write_model_card(out, facts, getattr(trainer, "push_repo", None))
+    trainer.accelerator.wait_for_everyone()
+    return out
+
+
+def _save_merged(trainer: SFTTrainer, out: Path, model_args: ModelArguments, processor) -> None:
     adapter_dir = out / "adapter"
     trainer.save_model(str(adapter_dir))  # gathers sharded (FSDP / DeepSpeed) adapters
     if trainer.accelerator.is_main_process:
@@ -229,8 +246,63 @@ def save_trained(trainer: SFTTrainer, output_dir: str | os.PathLike, model_args:
             merged.to(getattr(torch, model_args.model_dtype))
         merged.save_pretrained(out)
         processor.save_pretrained(out)
-    trainer.accelerator.wait_for_everyone()
-    return out
+        (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's generic card; the folder's card describes it
+
+
+def _schedule(args: AffectGPTSFTConfig) -> str:
+    lr = args.learning_rate
+    if args.warmup_start_lr is not None:
+        floor = lr if args.min_lr is None else args.min_lr
+        after = "constant" if floor == lr else f"cosine to {floor:g}"
+        return (
+            f"upstream's linear_warmup_cosine_lr: {args.warmup_start_lr:g} -> {lr:g} over {args.warmup_steps} "
+            f"warm-up steps, then {after}"
+        )
+    return f"{args.lr_scheduler_type} from {lr:g}, {args.warmup_steps} warm-up steps"
+
+
+def training_card_facts(trainer: SFTTrainer, model_args: ModelArguments, data_args: DataArguments | None) -> CardFacts:
+    """The card facts of a training run: where the model started, the LoRA (or full) recipe, steps, schedule, data."""
+    args = trainer.args
+    world = trainer.accelerator.num_processes
+    batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * world
+    if model_args.use_lora:
+        trained = (
+            f"LoRA r={model_args.lora_r}, alpha {model_args.lora_alpha}, dropout {model_args.lora_dropout} on "
+            f"`{model_args.lora_target_modules}` (merged into these weights; the adapter is in `adapter/`); pooling, "
+            "fusion and projectors fully trained; towers frozen"
+        )
+    else:
+        trained = "the language model and the pooling, fusion and projector heads fully (no LoRA); towers frozen"
+    size = len(trainer.train_dataset) if trainer.train_dataset is not None else None
+    data = "not recorded"
+    if data_args is not None and data_args.dataset_dir:
+        data = f"`{data_args.dataset_dir}` (config {data_args.dataset_config}, split {data_args.dataset_split})"
+        if size is not None:
+            data += f", {size:,} rows"
+        info = read_features_info(data_args.dataset_dir)
+        if info is not None:
+            data += f"; encoder features cached by the towers of `{info.get('model')}`"
+    steps = trainer.state.global_step
+    planned = args.max_steps if args.max_steps and args.max_steps > 0 else None
+    recipe = {
+        "trained": trained,
+        "steps": f"{steps:,}" + (f" of {planned:,}" if planned and planned != steps else ""),
+        "batch": f"{batch} ({args.per_device_train_batch_size} per device x {args.gradient_accumulation_steps} "
+        f"accumulation x {world} process(es))",
+        "learning rate": _schedule(args),
+        "optimiser": f"{getattr(args.optim, 'value', args.optim)} (betas {args.adam_beta1}, {args.adam_beta2}), "
+        f"weight decay {args.weight_decay} except biases and 1-D parameters",
+        "data": data,
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "seed": str(args.seed),
+        "trainer": "TRL SFTTrainer (`affectgpt train`), hybrid description / OV-label questions per sample and epoch",
+    }
+    components = {"llm": model_args.llm, "vision": model_args.vision, "audio": model_args.audio}
+    start = None if model_args.llm else model_args.model_name_or_path
+    if start and not _has_weights(start):
+        recipe["initialisation"] = f"random weights (towers included) from the config of `{start}`, seed {args.seed}"
+    return CardFacts(made_by="train", components=components, initialised_from=start, recipe=recipe)
 
 
 # --------------------------------------------------------------------------------------------------------------- main
@@ -240,6 +312,10 @@ def build_trainer(
     """Model, data, collator and `AffectGPTTrainer`, ready for `.train()`."""
     training_args.remove_unused_columns = False
     training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+    push_repo = _take_over_push(training_args)
+    results = (
+        summarize_results(training_args.results, training_args.output_dir, push_repo) if training_args.results else None
+    )
     set_seed(training_args.seed)
     dataset = load_training_dataset(data_args)
     model = build_model(model_args)
@@ -259,7 +335,7 @@ def build_trainer(
         dataset=dataset,
         max_redraws=data_args.max_redraws,
     )
-    return AffectGPTTrainer(
+    trainer = AffectGPTTrainer(
         model=model,
         args=training_args,
         data_collator=collator,
@@ -267,6 +343,19 @@ def build_trainer(
         processing_class=processor,
         callbacks=[EpochCallback(collator)],
     )
+    trainer.card_sources, trainer.card_results, trainer.push_repo = (model_args, data_args), results, push_repo
+    return trainer
+
+
+def _take_over_push(training_args: AffectGPTSFTConfig) -> str | None:
+    """The repo `push_to_hub` asks for, with the Trainer's own push turned off: the finished folder (merged model,
+    processor, this project's card) is uploaded once, by `train`, through `affectgpt_hf.push`."""
+    if not training_args.push_to_hub:
+        return None
+    if not training_args.hub_model_id:
+        raise ValueError("push_to_hub is set but hub_model_id is not; pass --push-to-hub REPO_ID (or --hub_model_id)")
+    training_args.push_to_hub = False
+    return training_args.hub_model_id
 
 
 def _check_feature_cache(data_args: DataArguments, model) -> None:
@@ -293,7 +382,13 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: A
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = True  # the newest checkpoint-* in output_dir
     trainer.train(resume_from_checkpoint=resume)
-    return save_trained(trainer, training_args.output_dir, model_args, trainer.processing_class)
+    out = save_trained(trainer, training_args.output_dir, model_args, trainer.processing_class)
+    if trainer.push_repo and trainer.accelerator.is_main_process:
+        from affectgpt_hf.push import push_folder
+
+        private = training_args.hub_private_repo is not False  # private unless --public / hub_private_repo: false
+        print(f"pushed: {push_folder(out, trainer.push_repo, private=private, token=training_args.hub_token)}")
+    return out
 
 
 def parse_train_args(argv: list[str] | None = None):
@@ -301,4 +396,24 @@ def parse_train_args(argv: list[str] | None = None):
     from trl import TrlParser
 
     parser = TrlParser((ModelArguments, DataArguments, AffectGPTSFTConfig), prog="affectgpt train")
-    return parser.parse_args_and_config(args=argv)
+    return parser.parse_args_and_config(args=hub_options(argv))
+
+
+def hub_options(argv: list[str] | None) -> list[str] | None:
+    """`--push-to-hub REPO_ID` and `--public` (the options of `affectgpt convert`) as TrainingArguments fields:
+    `--push_to_hub true --hub_model_id REPO_ID`, `--hub_private_repo false`."""
+    if argv is None:
+        return None
+    out, rest = [], list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--push-to-hub" and rest and not rest[0].startswith("--") and rest[0].lower() not in _BOOLS:
+            out += ["--push_to_hub", "true", "--hub_model_id", rest.pop(0)]
+        elif arg == "--public":
+            out += ["--hub_private_repo", "false"]
+        else:
+            out.append(arg)
+    return out
+
+
+_BOOLS = ("true", "false", "yes", "no", "1", "0")
