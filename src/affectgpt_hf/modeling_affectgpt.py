@@ -33,7 +33,6 @@ from .prompt import AUDIO_TOKEN, MULTI_TOKEN
 UPSTREAM_STOP_SEQUENCES = ((565, 2), (2, 565))
 
 
-
 def upstream_hidden_states(output, audio_config) -> tuple[torch.Tensor, ...]:
     """HuBERT's `hidden_states` as transformers 4.49 (upstream's pin) gave them.
 
@@ -45,6 +44,7 @@ def upstream_hidden_states(output, audio_config) -> tuple[torch.Tensor, ...]:
     if getattr(audio_config, "do_stable_layer_norm", False):
         states = (*states[:-1], output.last_hidden_state)
     return states
+
 
 class AffectGPTAttentionPooling(nn.Module):
     """One linear score per time step; the token is the score-weighted sum (raw scores upstream, softmax optional)."""
@@ -287,7 +287,7 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         return features.view(batch, frames, -1)
 
     def get_audio_features(self, input_values: torch.Tensor) -> torch.Tensor:
-        """Frozen HuBERT features per clip: mean of the last 4 hidden states, then over time: [B, N, S] -> [B, N, hidden].
+        """Frozen HuBERT features per clip: mean of the last 4 hidden states, then over time: [B, N, S] -> [B, N, H].
 
         The hidden states are those upstream's transformers 4.49 returned (see `upstream_hidden_states`).
         """
