@@ -21,7 +21,7 @@ from conftest import make_clip, save_tiny_folder, tiny_model
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.inference import Clip, _ClipBatches, describe
-from affectgpt_hf.pipeline import ClipTimeout, Prefetcher, WorkerError, deadline, default_num_workers
+from affectgpt_hf.pipeline import ClipTimeout, Prefetcher, Prepared, WorkerError, deadline, default_num_workers
 
 pytestmark = pytest.mark.timeout(180)
 SEED = 6  # a tiny random model that answers these clips with 6 different texts (asserted before relying on it)
@@ -299,6 +299,28 @@ def test_ctrl_c_leaves_no_worker_behind(folder, model_dir, tmp_path):
             process.kill()
     assert process.returncode != 0 and "KeyboardInterrupt" in err
     time.sleep(0.5)  # a worker's own watchdog would end it only after 5 s: what is still running now was left behind
+    assert not [pid for pid in workers if _running(pid)]
+
+
+def _fail_first_then_sleep(number: int, indices: list[int]) -> Prepared:
+    if number == 0:
+        raise RuntimeError("boom")
+    time.sleep(60)
+    return Prepared(number, indices)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_leaving_on_an_error_shuts_the_workers_down():
+    """An error out of the pipeline (here a worker's, re-raised by the DataLoader) stops the other workers when the
+    block is left, even while the caller keeps the exception (whose traceback holds the DataLoader's iterator)."""
+    before = _children(os.getpid())
+    with pytest.raises(RuntimeError, match="boom") as caught:
+        with Prefetcher(3, 1, _fail_first_then_sleep, num_workers=2) as batches:
+            workers: set[int] = set()
+            while len(workers) < 2:
+                workers = _children(os.getpid()) - before
+            list(batches)
+    assert caught.value.__traceback__ is not None and len(workers) == 2
     assert not [pid for pid in workers if _running(pid)]
 
 
