@@ -29,14 +29,24 @@ def labelled(describe_fn):
     """`describe_fn` with emotions appended to each answer, picked by bits of a hash of the model's text: the tiny
     model's words mean nothing, but so the extracted labels, and the scores, follow what it answered for each clip."""
 
-    def describe_and_label(model, processor, clips, **kwargs):
-        answers = describe_fn(model, processor, clips, **kwargs)
+    def label(answers) -> None:
         for answer in answers:
             if answer.text is not None:
                 bits = zlib.crc32(answer.text.encode())
                 emotions = [e for i, e in enumerate(EMOTIONS) if bits >> i & 1] or ["calm"]
                 answer.text += f" The character's emotional state is {', '.join(emotions)}."
-        return answers
+
+    def describe_and_label(model, processor, clips, on_batch=None, **kwargs):
+        if on_batch is None:
+            answers = describe_fn(model, processor, clips, **kwargs)
+            label(answers)
+            return answers
+
+        def label_then_pass_on(answers):  # the runner caches each batch as it comes: label it first
+            label(answers)
+            on_batch(answers)
+
+        return describe_fn(model, processor, clips, on_batch=label_then_pass_on, **kwargs)
 
     return describe_and_label
 

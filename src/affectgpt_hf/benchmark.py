@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from .data import LAYOUTS, load_unibench
 from .inference import Clip, describe, generation_kwargs, load_model
+from .pipeline import CLIP_TIMEOUT
 from .unibench import DATASETS, PAPER_TABLE2, get_benchset, get_extractor, score_predictions, unibench_mean
 from .unibench.benchsets import PAPER_AFFECTGPT_ROWS, PAPER_SECONDARY, BenchSet
 from .unibench.files import LABELS, SENTIMENT, Predictions
@@ -76,6 +77,8 @@ class BenchmarkConfig:
     cache_dir: str | None = None
     limit: int | None = None
     progress: bool = True
+    num_workers: int | None = None  # media workers per process (None: pipeline.default_num_workers())
+    clip_timeout: float | None = CLIP_TIMEOUT
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -301,7 +304,8 @@ class _DatasetResult:
 class BenchmarkRunner:
     """Runs a :class:`BenchmarkConfig`: inference per checkpoint and set (answers cached), then extraction and scores
     (main process), then the report. ``on_dataset_done(dataset, checkpoint_tag)`` is called once a set's answers are
-    all cached (main process; tests stop there); ``describe_fn`` replaces :func:`inference.describe`."""
+    all cached (main process; tests stop there); ``describe_fn`` replaces :func:`inference.describe` (results it
+    passes to ``on_batch`` are cached as they come, the rest of what it returns at the end)."""
 
     def __init__(
         self,
@@ -432,7 +436,8 @@ class BenchmarkRunner:
     def _describe(
         self, model, processor, shard: list[Clip], spec: BenchSet, tag: str, folder: Path
     ) -> tuple[int, float]:
-        """Describe this process's clips batch by batch, appending each batch's answers to the cache."""
+        """Describe this process's clips (its own media workers preparing the next batches), appending each batch's
+        answers to the cache as they come."""
         config, procs = self.config, self.procs
         file = folder / (f"{spec.name}.jsonl" if procs.world == 1 else f"{spec.name}.rank{procs.rank}.jsonl")
         bar = tqdm(
@@ -448,20 +453,9 @@ class BenchmarkRunner:
 
             auto = default_faces(processor.input_mode)
             shard = [clip if clip.faces is not None else replace(clip, faces=auto) for clip in shard]
-        for number, start in enumerate(range(0, len(shard), config.batch_size)):
-            batch = shard[start : start + config.batch_size]
-            answers = self.describe_fn(
-                model,
-                processor,
-                batch,
-                task="ov_labels",
-                batch_size=config.batch_size,
-                upstream_sampling=config.upstream_sampling,
-                seed=None if base_seed is None else base_seed + number,
-                max_new_tokens=config.max_new_tokens,
-                progress=False,
-                on_no_face="frames",  # a clip without a face gets the frame input and is counted, not dropped
-            )
+        written: set[str] = set()
+
+        def append(answers: list) -> None:
             rows = []
             for answer in answers:
                 row = {"name": answer.name, "text": answer.text}
@@ -472,7 +466,28 @@ class BenchmarkRunner:
                     row["error"] = answer.error
                 rows.append(row)
             _append_jsonl(file, rows)
-            bar.update(len(batch))
+            written.update(answer.name for answer in answers)
+            bar.update(len(answers))
+
+        answers = self.describe_fn(
+            model,
+            processor,
+            shard,
+            task="ov_labels",
+            batch_size=config.batch_size,
+            upstream_sampling=config.upstream_sampling,
+            seed=base_seed,
+            seed_each_batch=True,  # batch k: base_seed + k
+            max_new_tokens=config.max_new_tokens,
+            progress=False,
+            num_workers=config.num_workers,
+            clip_timeout=config.clip_timeout,
+            on_batch=append,  # each batch cached as it comes
+            on_no_face="frames",  # a clip without a face gets the frame input and is counted, not dropped
+        )
+        rest = [answer for answer in answers if answer.name not in written]  # a describe_fn that did not stream
+        if rest:
+            append(rest)
         bar.close()
         return len(shard), time.perf_counter() - started
 

@@ -144,6 +144,8 @@ def _build_describe_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: as saved)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--output", help="JSONL file (default: stdout)")
+    parser.add_argument("--num-workers", type=int, help="media decoding processes (default min(4, CPUs-1); 0: none)")
+    parser.add_argument("--clip-timeout", type=float, help="seconds per clip before it is skipped (120; 0: none)")
 
     def run(args: argparse.Namespace) -> int:
         from affectgpt_hf.describe_cli import run_describe
@@ -351,6 +353,7 @@ def _build_cache_features_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="clips per tower batch (default 8)")
     parser.add_argument("--seed", type=int, default=42, help="seed of a random init (keep it equal to training's)")
     parser.add_argument("--drop-media", action="store_true", help="drop the video/audio/face cells from the output")
+    parser.add_argument("--num-workers", type=int, help="media decoding processes (default min(4, CPUs-1); 0: none)")
 
     def run(args: argparse.Namespace) -> int:
         from affectgpt_hf.training.features import cache_features_command
@@ -366,6 +369,7 @@ def _build_cache_features_command(sub: argparse._SubParsersAction) -> None:
             batch_size=args.batch_size,
             seed=args.seed,
             keep_media=not args.drop_media,
+            num_workers=args.num_workers,
         )
         print(f"wrote {out}")
         return 0
@@ -403,9 +407,12 @@ def _build_benchmark_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", help="datasets cache for the built test sets")
     parser.add_argument("--limit", type=int, default=None, help="first N clips of each set (smoke runs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--num-workers", type=int, help="media decoding processes per process (default min(4, CPUs-1))")
+    parser.add_argument("--clip-timeout", type=float, help="seconds per clip before it is skipped (120; 0: none)")
 
     def run(args: argparse.Namespace) -> int:
         from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+        from affectgpt_hf.pipeline import CLIP_TIMEOUT
 
         config = BenchmarkConfig(
             model=args.model,
@@ -426,6 +433,8 @@ def _build_benchmark_command(sub: argparse._SubParsersAction) -> None:
             cache_dir=args.cache_dir,
             limit=args.limit,
             progress=not args.no_progress,
+            num_workers=args.num_workers,
+            clip_timeout=CLIP_TIMEOUT if args.clip_timeout is None else args.clip_timeout,
         )
         report = run_benchmark(config)
         if report is not None:

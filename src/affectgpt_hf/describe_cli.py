@@ -11,6 +11,7 @@ import pandas as pd
 
 from .faces import default_faces
 from .inference import Clip, describe, find_clips, load_model
+from .pipeline import CLIP_TIMEOUT, WorkerError
 
 
 def read_subtitles(path: str | Path) -> dict[str, str]:
@@ -31,6 +32,14 @@ def face_file(folder: str | Path, name: str) -> Path:
 
 
 def run_describe(args: argparse.Namespace) -> int:
+    try:
+        return _describe_paths(args)
+    except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
+        print(f"affectgpt describe: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _describe_paths(args: argparse.Namespace) -> int:
     paths = find_clips(args.paths)
     subtitles = read_subtitles(args.subtitles) if args.subtitles else {}
     model, processor = load_model(args.model, dtype=args.dtype, device=args.device)
@@ -63,6 +72,8 @@ def run_describe(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         label_extractor=extractor,
         on_no_face=args.on_no_face,
+        num_workers=args.num_workers,
+        clip_timeout=CLIP_TIMEOUT if args.clip_timeout is None else args.clip_timeout,
     )
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:

@@ -1,20 +1,22 @@
 """Batched inference: clips -> answers and labels. The one module behind `affectgpt describe`, the benchmark runner
-and the Space: loading, per-clip preprocessing (a bad clip is reported and skipped), left-padded batches, greedy or
-upstream sampling, answer parsing."""
+and the Space: loading, per-clip preprocessing (a bad clip is reported and skipped) in DataLoader workers ahead of the
+model (pipeline.py), left-padded batches, greedy or upstream sampling, answer parsing."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+from transformers import BatchFeature
 
 from .modeling_affectgpt import AffectGPTForConditionalGeneration
+from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, deadline, default_num_workers
 from .processing_affectgpt import AffectGPTProcessor
 
 logger = logging.getLogger(__name__)
@@ -28,8 +30,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".m4v")
 
 @dataclass
 class Clip:
-    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces (or "auto": crops
-    made from the video, faces.py), a subtitle."""
+    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces, a subtitle."""
 
     name: str
     video: object = None
@@ -100,11 +101,6 @@ def generation_kwargs(upstream_sampling: bool = False, max_new_tokens: int | Non
     return kwargs
 
 
-def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Left-pad single-clip features into one batch (each clip was preprocessed alone, so one bad clip costs one)."""
     width = max(f["input_ids"].shape[1] for f in features)
@@ -117,6 +113,53 @@ def _collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
             if key in f:
                 batch.setdefault(key, []).append(f[key])
     return {key: torch.cat(values) for key, values in batch.items()}
+
+
+def prepare_clip(processor: AffectGPTProcessor, clip: Clip, **processor_kwargs) -> BatchFeature:
+    """One clip -> its model inputs (a batch of one; ``processor_kwargs``: task, question, ...). A clip that cannot be
+    read raises ValueError naming it. The one place a clip meets the processor; the pipeline's workers call it."""
+    return processor(
+        videos=None if clip.video is None else [clip.video],
+        audio=None if clip.audio is None else [clip.audio],
+        faces=None if clip.faces is None else [clip.faces],
+        subtitles=[clip.subtitle or ""],
+        sampling_rate=clip.sampling_rate,
+        **processor_kwargs,
+    )
+
+
+def _clip_label(clip: Clip) -> str:
+    return clip.name if not isinstance(clip.video, (str, os.PathLike)) else f"{clip.name} ({os.fspath(clip.video)})"
+
+
+class _ClipBatches:
+    """Prepares one batch of clips (in a worker, or in place): each clip alone under the per-clip deadline, the
+    readable ones left-padded into one batch, the others' errors kept for the main process to report."""
+
+    def __init__(self, processor, clips: Sequence[Clip], processor_kwargs: dict, clip_timeout: float | None) -> None:
+        self.processor, self.clips, self.processor_kwargs = processor, clips, processor_kwargs
+        self.clip_timeout = clip_timeout
+
+    def __call__(self, number: int, indices: list[int]) -> Prepared:
+        features, kept, errors, facts = [], [], {}, {}
+        for index in indices:
+            clip = self.clips[index]
+            try:
+                with deadline(self.clip_timeout, _clip_label(clip)):
+                    feature = prepare_clip(self.processor, clip, **self.processor_kwargs)
+            except ValueError as error:
+                errors[index] = str(error)
+            else:
+                features.append(feature)
+                kept.append(index)
+                facts[index] = _face_source(feature)
+        inputs = _collate(features, self.processor.tokenizer.pad_token_id) if features else {}
+        return Prepared(number, indices, inputs, kept, errors, facts)
+
+
+def _names(clips: Sequence[Clip], indices: Sequence[int]) -> str:
+    names = [clips[i].name for i in indices]
+    return "clips " + (", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]}, ..., {names[-1]}")
 
 
 def describe(
@@ -132,77 +175,93 @@ def describe(
     skip_errors: bool = True,
     label_extractor: Callable[[list[str]], list[list[str]]] | None = None,
     progress: bool = True,
+    num_workers: int | None = 0,
+    clip_timeout: float | None = CLIP_TIMEOUT,
+    seed_each_batch: bool = False,
+    on_batch: Callable[[list[DescribeResult]], None] | None = None,
     on_no_face: str = "error",
     **generate_kwargs,
 ) -> list[DescribeResult]:
-    """Describe clips in batches. Results keep the input order; a clip that fails to load gets `error` set (with
-    `skip_errors`, else the ValueError propagates). Labels come from the OV answer parser, or from
-    `label_extractor` (e.g. unibench's extractor for free descriptions) when given. `on_no_face` goes to the processor
-    (clips with `faces="auto"`); each result of a face model records its face source."""
-    if seed is not None:
+    """Describe clips in batches of ``batch_size`` consecutive clips. Results keep the input order; a clip that fails
+    to load, or takes longer than ``clip_timeout`` s, gets `error` set (with `skip_errors`, else the ValueError
+    propagates) and its batch goes on without it. Labels come from the OV answer parser, or from `label_extractor`
+    (e.g. unibench's extractor for free descriptions) when given.
+
+    ``num_workers`` DataLoader workers decode and process the next batches while the model generates (0: in this
+    process; None: :func:`pipeline.default_num_workers`); the outputs do not depend on it. ``seed`` seeds torch once,
+    or before batch k with ``seed + k`` (``seed_each_batch``). ``on_batch`` gets each batch's results as they come.
+    ``on_no_face`` goes to the processor (clips with ``faces="auto"``); each result of a face model records its face
+    source."""
+    if seed is not None and not seed_each_batch:
         torch.manual_seed(seed)
     kwargs = generation_kwargs(upstream_sampling, max_new_tokens, **generate_kwargs)
     device = next(model.parameters()).device
+    prepare = _ClipBatches(
+        processor, clips, {"task": task, "question": question, "on_no_face": on_no_face}, clip_timeout
+    )
+    pipeline = Prefetcher(
+        len(clips),
+        batch_size,
+        prepare,
+        num_workers=default_num_workers() if num_workers is None else num_workers,
+        pin_memory=device.type == "cuda",
+        batch_timeout=2 * batch_size * clip_timeout + 60 if clip_timeout else 0,
+        label=lambda indices: _names(clips, indices),
+    )
     results: dict[int, DescribeResult] = {}
-    prepared: list[tuple[int, dict]] = []
     started = time.perf_counter()
     bar = tqdm(total=len(clips), desc="describe", unit="clip", disable=not progress)
-    for index, clip in enumerate(clips):
-        try:
-            features = processor(
-                videos=None if clip.video is None else [clip.video],
-                audio=None if clip.audio is None else [clip.audio],
-                faces=None if clip.faces is None else [clip.faces],
-                subtitles=[clip.subtitle or ""],
-                task=task,
-                question=question,
-                sampling_rate=clip.sampling_rate,
-                on_no_face=on_no_face,
-            )
-        except ValueError as error:
-            if not skip_errors:
-                raise
-            logger.warning("skipping %s: %s", clip.name, error)
-            results[index] = DescribeResult(clip.name, error=str(error))
-            bar.update(1)
-            continue
-        prepared.append((index, features))
-        if len(prepared) == batch_size:
-            results.update(_generate(model, processor, clips, prepared, kwargs, device, task, label_extractor))
-            bar.update(len(prepared))
-            prepared = []
-    if prepared:
-        results.update(_generate(model, processor, clips, prepared, kwargs, device, task, label_extractor))
-        bar.update(len(prepared))
+    with pipeline:
+        for prepared in pipeline:
+            batch: dict[int, DescribeResult] = {}
+            for index, error in prepared.errors.items():
+                if not skip_errors:
+                    raise ValueError(error)
+                logger.warning("skipping %s: %s", clips[index].name, error)
+                batch[index] = DescribeResult(clips[index].name, error=error)
+            if prepared.kept:
+                if seed is not None and seed_each_batch:
+                    torch.manual_seed(seed + prepared.number)
+                batch.update(_generate(model, processor, clips, prepared, kwargs, device, task, label_extractor))
+            results.update(batch)
+            if on_batch is not None:
+                on_batch([batch[index] for index in prepared.indices])
+            bar.update(len(prepared.indices))
     bar.close()
     elapsed = time.perf_counter() - started
     done = sum(result.error is None for result in results.values())
     logger.info(
-        "described %d clips in %.1f s (%.2f clips/s), %d skipped",
+        "described %d clips in %.1f s (%.2f clips/s, %d worker(s)), %d skipped",
         done,
         elapsed,
         done / max(elapsed, 1e-9),
+        pipeline.num_workers,
         len(clips) - done,
     )
     return [results[i] for i in range(len(clips))]
 
 
 @torch.no_grad()
-def _generate(model, processor, clips, prepared, kwargs, device, task, label_extractor) -> dict[int, DescribeResult]:
-    batch = _collate([features for _, features in prepared], processor.tokenizer.pad_token_id)
+def _generate(
+    model, processor, clips, prepared: Prepared, kwargs, device, task, label_extractor
+) -> dict[int, DescribeResult]:
     dtype = model.dtype
-    batch = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
+    batch = {
+        key: value.to(device, dtype, non_blocking=True) if value.is_floating_point() else value.to(device)
+        for key, value in prepared.inputs.items()
+    }
     output = model.generate(**batch, **kwargs)
     texts = processor.batch_decode(output[:, batch["input_ids"].shape[1] :])
     labels = label_extractor(texts) if label_extractor is not None else processor.post_process(texts)
     return {
-        index: DescribeResult(clips[index].name, text=text, labels=list(label), **_face_source(features))
-        for (index, features), text, label in zip(prepared, texts, labels, strict=True)
+        index: DescribeResult(clips[index].name, text=text, labels=list(label), **prepared.facts.get(index, {}))
+        for index, text, label in zip(prepared.kept, texts, labels, strict=True)
     }
 
 
 def _face_source(features) -> dict:
-    sources = getattr(features, "face_sources", None)  # set by the processor for face models, one per clip
+    """The face source the processor recorded for a one-clip batch (face models only; else {})."""
+    sources = getattr(features, "face_sources", None)
     return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
@@ -215,4 +274,5 @@ __all__ = [
     "find_clips",
     "generation_kwargs",
     "load_model",
+    "prepare_clip",
 ]

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import datasets
 import torch
+from datasets.fingerprint import generate_random_fingerprint
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
 from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
+from affectgpt_hf.pipeline import Prefetcher, Prepared, default_num_workers
 from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
 
 FEATURES_INFO = "affectgpt_features.json"
@@ -31,34 +33,61 @@ def towers_checksum(model) -> float:
     return total
 
 
-@torch.no_grad()
-def encode_batch(model, processor, batch: dict) -> dict:
-    """Features of one batch of rows (columns as lists): video [n, frames, dim] and/or audio [n, clips, dim]."""
-    config = model.config
+def processor_inputs(processor, batch: dict) -> dict[str, torch.Tensor]:
+    """The towers' inputs of one batch of rows (columns as lists): pixel_values_videos and/or input_values."""
     count = len(batch["name"])
     videos = [media_source(value) for value in batch["video"]] if "video" in batch else None
     audio = [media_source(value) for value in batch["audio"]] if "audio" in batch else None
-    faces = batch.get("face")
-    inputs = processor(text=["."] * count, videos=videos, audio=audio, faces=faces, return_tensors="pt")
+    inputs = processor(text=["."] * count, videos=videos, audio=audio, faces=batch.get("face"), return_tensors="pt")
+    return {key: inputs[key] for key in ("pixel_values_videos", "input_values") if key in inputs}
+
+
+@torch.no_grad()
+def encode_inputs(model, inputs: dict[str, torch.Tensor]) -> dict:
+    """The frozen towers over prepared inputs: video [n, frames, dim] and/or audio [n, clips, dim] (float32 numpy)."""
+    config = model.config
     core = model.model if hasattr(model, "model") else model
     tower = core.vision_tower if core.vision_tower is not None else core.audio_tower
     device = next(tower.parameters()).device
     out = {}
     if config.uses_video:
-        pixels = inputs["pixel_values_videos"].to(device)
+        pixels = inputs["pixel_values_videos"].to(device, non_blocking=True)
         out[VIDEO_FEATURES] = model.get_video_features(pixels).float().cpu().numpy()
     if config.uses_audio:
-        values = inputs["input_values"].to(device)
+        values = inputs["input_values"].to(device, non_blocking=True)
         out[AUDIO_FEATURES] = model.get_audio_features(values).float().cpu().numpy()
     return out
 
 
+def encode_batch(model, processor, batch: dict) -> dict:
+    """Features of one batch of rows (columns as lists): video [n, frames, dim] and/or audio [n, clips, dim]."""
+    return encode_inputs(model, processor_inputs(processor, batch))
+
+
+class _RowBatches:
+    """Prepares the towers' inputs of consecutive rows (in a media worker, or in place)."""
+
+    def __init__(self, processor, dataset: datasets.Dataset) -> None:
+        self.processor, self.dataset = processor, dataset
+
+    def __call__(self, number: int, indices: list[int]) -> Prepared:
+        rows = self.dataset[indices[0] : indices[-1] + 1]
+        return Prepared(number, indices, processor_inputs(self.processor, rows), kept=list(indices))
+
+
 def cache_features(
-    model, processor, dataset: datasets.Dataset, batch_size: int = 8, keep_media: bool = True
+    model,
+    processor,
+    dataset: datasets.Dataset,
+    batch_size: int = 8,
+    keep_media: bool = True,
+    num_workers: int | None = 0,
 ) -> datasets.Dataset:
     """`dataset` plus `video_features` / `audio_features` columns (float32 arrays) from the model's frozen towers.
 
-    ``keep_media=False`` drops the video/audio/face cells (training then needs only the cache).
+    ``keep_media=False`` drops the video/audio/face cells (training then needs only the cache). ``num_workers``
+    processes decode and process the next batches while the towers run (0: in this process; None: the default of
+    :func:`pipeline.default_num_workers`); the features do not depend on it.
     """
     if "name" not in dataset.column_names:
         raise ValueError(f"the data set has columns {dataset.column_names}; expected a MER-Caption table with 'name'")
@@ -72,13 +101,36 @@ def cache_features(
             (config.num_audio_clips, config.audio_config.hidden_size), "float32"
         )
     model.eval()
-    cached = dataset.map(
-        lambda batch: encode_batch(model, processor, batch),
-        batched=True,
-        batch_size=batch_size,
-        features=features,
-        desc="encoder features",
+    core = model.model if hasattr(model, "model") else model
+    tower = core.vision_tower if core.vision_tower is not None else core.audio_tower
+    pipeline = Prefetcher(
+        len(dataset),
+        batch_size,
+        _RowBatches(processor, dataset),
+        num_workers=default_num_workers() if num_workers is None else num_workers,
+        pin_memory=next(tower.parameters()).device.type == "cuda",
+        label=lambda indices: f"rows {indices[0]}-{indices[-1]} ({dataset[indices[0]]['name']}, ...)",
     )
+    with pipeline:
+        batches = iter(pipeline)
+
+        def encode(names: list[str], indices: list[int]) -> dict:
+            prepared = next(batches)
+            if prepared.indices != indices:  # map's batches must be the pipeline's
+                raise RuntimeError(f"feature cache out of step: rows {indices} got batch of rows {prepared.indices}")
+            return encode_inputs(model, prepared.inputs)
+
+        cached = dataset.map(
+            encode,
+            batched=True,
+            batch_size=batch_size,
+            with_indices=True,
+            input_columns=["name"],
+            features=features,
+            desc="encoder features",
+            load_from_cache_file=False,
+            new_fingerprint=generate_random_fingerprint(),  # the towers' weights are not in the fingerprint
+        )
     if not keep_media:
         cached = cached.remove_columns([c for c in ("video", "audio", "face") if c in cached.column_names])
     return cached
@@ -141,6 +193,7 @@ def cache_features_command(
     batch_size: int = 8,
     seed: int = 42,
     keep_media: bool = True,
+    num_workers: int | None = None,
 ) -> Path:
     """`affectgpt cache-features`: towers of `model` over the rows of `dataset_dir` -> `output_dir` (save_to_disk)."""
     from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
@@ -156,7 +209,9 @@ def cache_features_command(
             if tower is not None:
                 tower.to("cuda")
     processor = AffectGPTProcessor.from_pretrained(model)
-    cached = cache_features(towers, processor, rows, batch_size=batch_size, keep_media=keep_media)
+    cached = cache_features(
+        towers, processor, rows, batch_size=batch_size, keep_media=keep_media, num_workers=num_workers
+    )
     out = Path(output_dir)
     cached.save_to_disk(str(out))
     write_features_info(out, towers, model)
