@@ -10,8 +10,9 @@ import json
 
 import pytest
 
+from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
-from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, run_quickstart, score
+from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, markdown_table, score
 
 # The reduced run's bars (260 steps on 51 clips, 13 held out). Measured: hit rate 0.59 (last session), 0.75 (this one,
 # F-score 0.69; blanked face 0.59 / 0.54, silence 0.70 / 0.66, empty subtitle 0.31 / 0.31); the full run scores 1.000.
@@ -54,13 +55,17 @@ def test_score_uses_unibench_hit_rate_and_ov_fscore():
 
 @pytest.mark.timeout(900)
 def test_reduced_quickstart(tmp_path, capsys):
-    report = run_quickstart(tmp_path / "qs", QuickstartSettings.reduced())
+    """`affectgpt quickstart --reduced` (the command line's own entry point, in process): the model folder, the report
+    files, and bars a broken model fails."""
     out = tmp_path / "qs"
+    assert main(["quickstart", "--reduced", "--output-dir", str(out)]) == 0
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     assert (out / "processor_config.json").is_file() or (out / "tokenizer.json").is_file()
-    saved = json.loads((out / "report.json").read_text())
-    assert saved["hit_rate"] == pytest.approx(report["hit_rate"])
-    assert set(saved["conditions"]) == set(CONDITIONS)
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"] == QuickstartSettings.reduced().__dict__
+    assert report["clips"] == {"total": 64, "train": 51, "held_out": 13}
+    assert set(report["conditions"]) == set(CONDITIONS)
+    assert (out / "report.md").read_text() == markdown_table(report) + "\n"
     assert (out / "report.png").stat().st_size > 5_000
     assert "| all modalities |" in capsys.readouterr().out
     answers = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
