@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -58,27 +59,41 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.timeout(180)
-def test_space_answers_through_gradio_client(space, tmp_path):
+@pytest.mark.timeout(300)
+def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
+    """The Space's answer and labels are `describe`'s on the same clip, subtitle, audio and task or question (the
+    Space's 256 new tokens, the offline label extractor); the two requests get different answers, so each input
+    reaches the model. Errors come back as gr.Error naming the input."""
     from gradio_client import Client, handle_file
 
+    from affectgpt_hf.data.toy import synth_voice
+    from affectgpt_hf.inference import Clip, describe, load_model
+    from affectgpt_hf.media import write_audio
+    from affectgpt_hf.unibench import get_extractor
+
     clip = make_clip(tmp_path / "clip.mp4", seconds=2.0, seed=1)
+    wav = tmp_path / "voice.wav"
+    write_audio(wav, synth_voice("happy", seconds=2.0), 16000)
     client = Client(space, verbose=False)
     answer, labels, chart = client.predict(
         handle_file(str(clip)), None, "I told you already.", "ov_labels", api_name="/analyze"
     )
-    assert isinstance(answer, str) and isinstance(labels, str)
     assert chart is not None and Path(chart).is_file()  # the wheel chart, an image file
-
-    wav = tmp_path / "voice.wav"
-    from affectgpt_hf.data.toy import synth_voice
-    from affectgpt_hf.media import write_audio
-
-    write_audio(wav, synth_voice("happy", seconds=2.0), 16000)
-    answer, _, _ = client.predict(
-        handle_file(str(clip)), handle_file(str(wav)), "", "Why is the person upset?", api_name="/analyze"
+    question = "Why is the person upset?"
+    asked, asked_labels, _ = client.predict(
+        handle_file(str(clip)), handle_file(str(wav)), "", question, api_name="/analyze"
     )
-    assert isinstance(answer, str)
+
+    model, processor = load_model(tiny_folder)
+    extract = get_extractor(None).extract_labels
+    common = {"batch_size": 1, "max_new_tokens": 256, "label_extractor": extract, "progress": False}
+    (expected,) = describe(model, processor, [Clip("c", video=str(clip), subtitle="I told you already.")], **common)
+    (expected_asked,) = describe(
+        model, processor, [Clip("c", video=str(clip), audio=str(wav))], task="description", question=question, **common
+    )
+    assert expected.text != expected_asked.text  # the two requests differ in what the model sees
+    assert (answer, labels) == (expected.text, ", ".join(expected.labels))
+    assert (asked, asked_labels) == (expected_asked.text, ", ".join(expected_asked.labels))
 
     with pytest.raises(Exception, match="no video"):
         client.predict(None, None, "hello", "ov_labels", api_name="/analyze")
@@ -198,3 +213,49 @@ def test_space_screenshot_after_analysis(space, tmp_path):
     colours = len(set(image.resize((320, 400)).getdata()))
     assert colours > 50  # the wheel chart's coloured sectors, not a blank page
     print(f"screenshot: {png}")
+
+
+@pytest.mark.timeout(300)
+def test_affectgpt_demo_command_serves_the_space(tiny_folder, tmp_path):
+    """`affectgpt demo --model M --port P` (a real subprocess on loopback) answers /analyze as `describe` does."""
+    import signal
+
+    from gradio_client import Client, handle_file
+
+    from affectgpt_hf.inference import Clip, describe, load_model
+    from affectgpt_hf.unibench import get_extractor
+
+    port = _free_port()
+    command = [sys.executable, "-m", "affectgpt_hf.cli", "demo", "--model", str(tiny_folder), "--port", str(port)]
+    log = tmp_path / "demo.log"
+    with open(log, "w") as sink:
+        env = {k: v for k, v in os.environ.items() if k != "AFFECTGPT_MODEL"}  # the model comes from --model alone
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 200
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "affectgpt demo did not listen within 200 s"
+            time.sleep(1.0)
+        clip = make_clip(tmp_path / "clip.mp4", seconds=2.0, seed=2)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        answer, labels, _ = client.predict(
+            handle_file(str(clip)), None, "Leave me alone.", "ov_labels", api_name="/analyze"
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    model, processor = load_model(tiny_folder)
+    (expected,) = describe(
+        model,
+        processor,
+        [Clip("c", video=str(clip), subtitle="Leave me alone.")],
+        batch_size=1,
+        max_new_tokens=256,
+        label_extractor=get_extractor(None).extract_labels,
+        progress=False,
+    )
+    assert (answer, labels) == (expected.text, ", ".join(expected.labels))

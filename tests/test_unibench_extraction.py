@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -127,52 +126,35 @@ def test_judge_builds_upstream_prompt_and_parses():
         LLMJudge(tokenizer=tokenizer, generate_fn=generate, sampling="beam")
 
 
-def _tiny_chat_model():
-    """A random 1-layer Qwen2 with a word-level tokenizer built in code and a minimal chat template (offline)."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
-    words = sorted(set((UPSTREAM_OPENSET + UPSTREAM_SENTIMENT + " he smiles happy sad").replace(";", " ").split()))
-    specials = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
-    vocab = {w: i for i, w in enumerate(specials + words)}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        eos_token="<|im_end|>",
-        additional_special_tokens=specials[2:],
-    )
-    tokenizer.chat_template = (
-        "{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}"
-    )
-    torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        eos_token_id=vocab["<|im_end|>"],
-        pad_token_id=0,
-    )
-    return Qwen2ForCausalLM(config).eval(), tokenizer
+# The rigged judge: "smiles" anywhere in a step-1 prompt -> "[happy, excited]", "excited];" (a step-2 prompt of a
+# list ending in excited) -> "positive", anything else -> "[]" (rigged_chat.py says how the weights do it).
+RULES = [("smiles", "[happy, excited]"), ("excited];", "positive")]
+# different prompt lengths and answers within one batch: left padding and prompt slicing must both be right
+TEXTS = [
+    "she smiles and laughs",
+    "she is sad",
+    "at first he frowns and looks away but later in the long scene he smiles at everyone in the room",
+    "The character's emotional state is calm.",
+]
+RESPONSES = ["[happy, excited]", "[]", "[happy, excited]", "[]"]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("sampling", ["greedy", "upstream"])
-def test_judge_runs_a_transformers_model_end_to_end(sampling):
-    model, tokenizer = _tiny_chat_model()
-    judge = LLMJudge(model, tokenizer, sampling=sampling, max_new_tokens=3, name="tiny-qwen2")
-    labels = judge.extract_labels(["he smiles", "sad"])
-    assert len(labels) == 2 and all(isinstance(x, list) for x in labels)
-    assert len(judge.last_responses) == 2 and all(isinstance(r, str) for r in judge.last_responses)
-    sentiments = judge.extract_sentiment(labels)
-    assert all(s in ("positive", "negative", "neutral") for s in sentiments)
-    assert judge.mode == f"llm-judge:tiny-qwen2:{'upstream-sampling' if sampling == 'upstream' else 'greedy'}"
-    json.dumps(judge.mode)
+def test_rigged_judge_answers_exactly_batched_and_one_by_one(sampling):
+    from rigged_chat import rigged_chat_model
+
+    model, tokenizer = rigged_chat_model(RULES, default="[]")
+    for batch_size in (4, 3, 1):  # one batch, a batch and a rest, one prompt at a time
+        judge = LLMJudge(model, tokenizer, sampling=sampling, batch_size=batch_size, max_new_tokens=6, name="rig")
+        labels = judge.extract_labels(TEXTS)
+        assert judge.last_responses == RESPONSES, batch_size
+        assert labels == [["happy", "excited"], [], ["happy", "excited"], []]
+        assert judge.extract_sentiment([["happy", "excited"], "[sad]", [], "[happy, excited]"]) == [
+            "positive",
+            "neutral",
+            "neutral",
+            "positive",
+        ]
+    assert tokenizer.padding_side == "right"  # restored after the judge's left-padded batches
+    assert judge.mode == f"llm-judge:rig:{'upstream-sampling' if sampling == 'upstream' else 'greedy'}"

@@ -1,7 +1,7 @@
 """MER-UniBench scores and wheel resources against golden numbers from upstream AffectGPT's own scoring code.
 
-Golden values: tests/golden/unibench_upstream.json, produced by running upstream at commit
-fffca794c6792023234565370e3f69f0488aede9 (exported with `git archive fffca79 AffectGPT`, outside this repo):
+Golden values: tests/golden/unibench_upstream.json, made by tests/golden/unibench/make.py (upstream at commit
+fffca794c6792023234565370e3f69f0488aede9 in its pinned venv; tests/golden/README.md says how to rerun it):
 ovmer -> my_affectgpt/evaluation/ew_metric.py wheel_metric_calculation(name2gt, name2pred) and wheel.py
 calculate_openset_overlap_rate(metric="case3_wheel{k}_level1"); basic -> ew_metric.py hitrate_metric_calculation;
 sentiment -> evaluation.py calculate_dimension_zeroshot on an -openset-sentiment.npz. Each case records its
