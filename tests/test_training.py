@@ -335,6 +335,8 @@ open(f"{trainer.args.output_dir}/rank{rank}.json", "w").write(json.dumps(out))
 if rank == 0:
     trainable = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
     torch.save(trainable, f"{trainer.args.output_dir}/trained.pt")
+trainer.accelerator.wait_for_everyone()  # no rank leaves while the other still works (gloo aborts a lone exit)
+trainer.accelerator.end_training()
 """
 
 
