@@ -128,6 +128,8 @@ def test_right_padding_keeps_each_prompt_at_the_start(tiny_processor, clips):
         assert right["attention_mask"][i].tolist() == [1] * n + [0] * (lengths[0] - n)
         assert set(right["input_ids"][i, n:].tolist()) <= {pad}
     torch.testing.assert_close(right["pixel_values_videos"], left["pixel_values_videos"])
+    with pytest.raises(ValueError, match="padding_side='middle'"):
+        tiny_processor(videos=videos, subtitles=subtitles, padding_side="middle")
 
 
 def test_one_question_is_asked_of_every_clip(tiny_processor, clips):

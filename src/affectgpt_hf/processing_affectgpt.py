@@ -151,6 +151,8 @@ class AffectGPTProcessor(ProcessorMixin):
 
     def _tokenize(self, prompts: list[str], padding_side: str, max_length: int | None) -> dict:
         """Tokenize each prompt alone (no special tokens, as upstream), left-truncating over-long prompts."""
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side={padding_side!r}; expected 'left' (generation) or 'right'")
         ids = [self.tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
         if max_length is not None:
             for i, row in enumerate(ids):
