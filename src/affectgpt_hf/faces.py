@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .media import MediaSource, frame_indices, resize_bilinear_cv2, sample_video_frames
+from .media import MediaSource, resize_bilinear_cv2, sample_video_frames
 from .prompt import FACE_TOKEN, visual_token_of
 
 CROP_SIZE = 112  # OpenFace's -simsize default
@@ -475,13 +475,6 @@ def video_face_crops(video: MediaSource | np.ndarray, num_frames: int = 8, devic
     return crop_faces(frames, name=name, device=device)
 
 
-def resize_crops(crops: np.ndarray, num_frames: int = 8, size: int = 224) -> np.ndarray:
-    """Crops (T, h, w, 3) -> (num_frames, size, size, 3): upstream's face reader on an array (as media.load_faces)."""
-    indices = frame_indices(crops.shape[0], num_frames)
-    picked = {i: resize_bilinear_cv2(crops[i], size, size) for i in sorted(set(indices))}
-    return np.stack([picked[i] for i in indices])
-
-
 def default_faces(input_mode: str, faces: str | None = None) -> str | None:
     """What a model reads when no face crops are given (describe, benchmark, Space): for a face model "auto" (built-in
     crops) when the MTCNN weights are installed, else None (video frames) with a warning saying how to get crops.
@@ -528,7 +521,6 @@ __all__ = [
     "default_faces",
     "faces_available",
     "get_detector",
-    "resize_crops",
     "similarity_transform",
     "video_face_crops",
     "warp_affine",

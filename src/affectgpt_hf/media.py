@@ -439,8 +439,14 @@ def load_faces(npy_path: str | os.PathLike, num_frames: int = 8, size: int = 224
         raise ValueError(f"{path} holds shape {shape} dtype {dtype}; expected (T, H, W, 3) uint8 face crops")
     if faces.shape[0] < 1 or faces.shape[1] < 1 or faces.shape[2] < 1:
         raise ValueError(f"{path} holds no face crops (shape {faces.shape}); expected (T, H, W, 3) with T >= 1")
-    indices = frame_indices(faces.shape[0], num_frames)
-    picked = {i: resize_bilinear_cv2(faces[i], size, size) for i in sorted(set(indices))}
+    return resize_faces(faces, num_frames, size)
+
+
+def resize_faces(crops: np.ndarray, num_frames: int = 8, size: int = 224) -> np.ndarray:
+    """Upstream ``load_face`` on an array: crops (T, h, w, 3) -> (num_frames, size, size, 3), the frames picked by
+    :func:`frame_indices`, each resized as upstream's ``cv2.resize`` does."""
+    indices = frame_indices(crops.shape[0], num_frames)
+    picked = {i: resize_bilinear_cv2(crops[i], size, size) for i in sorted(set(indices))}
     return np.stack([picked[i] for i in indices])
 
 

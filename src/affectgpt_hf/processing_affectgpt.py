@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
-from .media import SAMPLE_RATE, audio_clips, load_audio, load_faces, sample_video_frames
+from .media import SAMPLE_RATE, audio_clips, load_audio, load_faces, resize_faces, sample_video_frames
 from .prompt import (
     FACE_TOKEN,
     build_chat_template,
@@ -202,7 +202,7 @@ class AffectGPTProcessor(ProcessorMixin):
 
     def _auto_faces(self, i: int, videos, on_no_face: str) -> tuple[np.ndarray, dict]:
         """faces="auto": crops of the clip's sampled frames (faces.py), resized as upstream resizes OpenFace crops."""
-        from .faces import NoFaceError, resize_crops, video_face_crops
+        from .faces import NoFaceError, video_face_crops
 
         if videos is None or videos[i] is None:
             raise ValueError(f"clip {i}: faces='auto' crops faces from the clip's video; pass videos=")
@@ -214,7 +214,7 @@ class AffectGPTProcessor(ProcessorMixin):
             warnings.warn(f"{error}; this clip gets the frame model's input (video frames) instead", stacklevel=4)
             frames = sample_video_frames(videos[i], num_frames=self.num_frames, size=(224, 224))
             return frames, {"face_source": "frames", "frames_without_face": self.num_frames}
-        frames = resize_crops(found.crops, num_frames=self.num_frames, size=224)
+        frames = resize_faces(found.crops, num_frames=self.num_frames, size=224)
         return frames, {"face_source": "builtin", "frames_without_face": found.reused}
 
     def _audio(self, i: int, audio, videos, sampling_rate: int | None) -> np.ndarray:
