@@ -297,6 +297,12 @@ def eval_results(results: dict[str, Any]) -> list:
         "label_extraction": results["extraction_mode"],
         "decoding": results["decoding"],
     }
+    common = {
+        "task_type": PIPELINE_TAG,
+        "task_name": f"Multimodal emotion recognition ({BENCHMARK})",
+        "dataset_split": "test",
+        "metric_args": protocol,
+    }
     entries = []
     for name, entry in results["datasets"].items():
         for metric, value in entry["scores_x100"].items():
@@ -304,30 +310,24 @@ def eval_results(results: dict[str, Any]) -> list:
                 continue
             entries.append(
                 EvalResult(
-                    task_type=PIPELINE_TAG,
-                    task_name=f"Multimodal emotion recognition ({BENCHMARK})",
                     dataset_type=name,
                     dataset_name=f"{name} ({BENCHMARK})",
-                    dataset_split="test",
                     metric_type=metric,
                     metric_name=f"{METRIC_NAMES.get(metric, metric)} (x100)",
                     metric_config=UNIBENCH_CONFIG[entry["task"]],
                     metric_value=float(value),
-                    metric_args=protocol,
+                    **common,
                 )
             )
     if results["complete"] and results["mean"] is not None:
         entries.append(
             EvalResult(
-                task_type=PIPELINE_TAG,
-                task_name=f"Multimodal emotion recognition ({BENCHMARK})",
                 dataset_type=BENCHMARK,
                 dataset_name=f"{BENCHMARK} (9 test sets)",
-                dataset_split="test",
                 metric_type="mean",
                 metric_name="mean of the primary metrics (x100)",
                 metric_value=float(results["mean"]),
-                metric_args=protocol,
+                **common,
             )
         )
     return entries
