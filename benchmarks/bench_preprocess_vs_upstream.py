@@ -8,8 +8,10 @@ Per clip (a video and its 16 kHz mono wav), the frame model's inputs:
             clips -> ``Wav2Vec2FeatureExtractor``)
   ours      ``AffectGPTProcessor(videos=[mp4], audio=[wav], subtitles=[""])`` for the frame variant
             (media.py + the same two feature extractors, and the prompt's tokenization)
-Clips: h264 1280x720 at x264's default GOP (keyint 250), h264 1920x1080 in one GOP, MPEG-4 part 2 1280x720
-(FFmpeg's encoder, GOP 12). Both sides run with 2 threads (torch, OpenMP; the decoders' automatic threading).
+Clips: h264 1280x720 at x264's default GOP (keyint 250), h264 1920x1080 in one GOP, each as PyAV writes it (two
+slices a picture) and as the ffmpeg command line does (one slice), MPEG-4 part 2 1280x720 (FFmpeg's encoder, GOP 12).
+Both sides run with 2 threads (torch, OpenMP; decord's automatic decoder threading; ours picks slice, frame or no
+threads per stream, ``media._thread_type``).
 Prints clips/s (best of --repeats after a warm-up) and ours/upstream.
 
     PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4]
@@ -94,19 +96,26 @@ def _texture(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return image.astype(np.uint8)
 
 
+# PyAV asks libx264 for slice threads, so its pictures come in two slices on 2 cores; the ffmpeg command line asks for
+# frame threads, one slice a picture, which slice threading cannot split between the cores.
+ONE_SLICE = {"preset": "fast", "x264-params": "sliced-threads=0"}
+
+
 def make_clips(folder: Path, seconds: float) -> list[tuple[str, Path, Path]]:
     """The three clips and their wavs: a smooth picture panning 4 px a frame under fresh grain; a 16 kHz tone."""
     from affectgpt_hf.media import write_audio, write_video
 
     specs = [
-        ("h264 1280x720, x264 default GOP", "h264_720p.mp4", 720, 1280, "libx264", None, {"preset": "fast"}),
-        ("h264 1920x1080, one GOP", "h264_1080p.mp4", 1080, 1920, "libx264", None, {"preset": "fast"}),
-        ("MPEG-4 part 2 1280x720, GOP 12", "mpeg4_720p.mp4", 720, 1280, "mpeg4", 12, {"qscale": "4"}),
+        (0, "h264 1280x720, x264 default GOP", "h264_720p.mp4", 720, 1280, "libx264", None, {"preset": "fast"}),
+        (0, "  the same, one slice a picture", "h264_720p_1slice.mp4", 720, 1280, "libx264", None, ONE_SLICE),
+        (1, "h264 1920x1080, one GOP", "h264_1080p.mp4", 1080, 1920, "libx264", None, {"preset": "fast"}),
+        (1, "  the same, one slice a picture", "h264_1080p_1slice.mp4", 1080, 1920, "libx264", None, ONE_SLICE),
+        (2, "MPEG-4 part 2 1280x720, GOP 12", "mpeg4_720p.mp4", 720, 1280, "mpeg4", 12, {"qscale": "4"}),
     ]
     fps = 25
     count = round(seconds * fps)
     out = []
-    for seed, (label, name, height, width, codec, gop, options) in enumerate(specs):
+    for seed, label, name, height, width, codec, gop, options in specs:
         path = folder / name
         wav = folder / (path.stem + ".wav")
         out.append((label, path, wav))

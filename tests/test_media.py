@@ -105,6 +105,37 @@ def test_mpeg4_avi_sampling_equals_full_decode(tmp_path, options):
     assert len({frame.tobytes() for frame in reference}) == 29  # every frame differs, so an index off by one shows
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "codec, options, threads, disposable",
+    [
+        ("libx264", {"bframes": "3", "b-pyramid": "none", "x264-params": "b-adapt=0:threads=2"}, "SLICE", 54),
+        ("libx264", {"bframes": "3", "b-pyramid": "none", "x264-params": "b-adapt=0:sliced-threads=0"}, "AUTO", 54),
+        ("libx264", {"bframes": "3", "b-pyramid": "normal", "x264-params": "b-adapt=0:sliced-threads=0"}, "AUTO", 36),
+        ("mpeg4", {"bf": "2"}, "NONE", 48),
+    ],
+)
+def test_decode_shortcuts_skip_disposable_frames_exactly(tmp_path, monkeypatch, codec, options, threads, disposable):
+    """The index marks frames nothing refers to (non-reference B-frames, B-VOPs; a B-pyramid's middle B-frame is a
+    reference) and picks the decoder threading; sampling never sends the unwanted disposable packets, and its frames
+    equal a full decode's. (PyAV asks x264 for slice threads: two slices a picture at this size on 2 cores or more.)"""
+    path = tmp_path / "clip.mp4"
+    write_video(path, _ramp_video(73, height=240, width=320), fps=25, gop_size=250, codec=codec, options=options)
+    with av.open(str(path)) as container:
+        packets, stream = media._index_video(container, "clip.mp4")
+        assert stream.thread_type.name == threads
+    assert sum(p[4] for p in packets) == disposable
+    sent = []
+    real = media._decode
+    monkeypatch.setattr(media, "_decode", lambda packet, name: sent.append(packet.pts) or real(packet, name))
+    got = sample_video_frames(path)
+    np.testing.assert_array_equal(got, _full_decode(path)[frame_indices(73)])
+    shown = sorted(p[0] for p in packets)
+    wanted = {shown[i] for i in frame_indices(73)}
+    skipped = {p[0] for p in packets if p[4]} - wanted
+    assert skipped and not skipped & set(sent)
+
+
 @pytest.mark.timeout(30)
 def test_fewer_decoded_frames_than_packets_reindexes_the_decoded_ones(tmp_path, monkeypatch):
     """A stream whose last packets yield no frame (a decoder that drops them): the indices are taken again over the

@@ -177,7 +177,9 @@ def sample_video_frames(
         if len(frames) == len(set(indices)):
             break
         with _open(video, "a video file") as container:
-            frames, decoded = _decode_in_order(container, container.streams[index], name, set(indices), convert)
+            stream = container.streams[index]
+            stream.thread_type = "AUTO"
+            frames, decoded = _decode_in_order(container, stream, name, set(indices), convert)
         if len(frames) < len(set(indices)):  # fewer frames decoded than packets: index the frames that did
             if decoded == 0:
                 raise ValueError(f"{name} has a video stream but no decodable frames")
@@ -252,27 +254,34 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _index_video(container: av.container.InputContainer, name: str):
-    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, clean start) in decode order."""
+    """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, clean start, disposable) in decode
+    order;
+    the stream's decoder threading is set from its first packet."""
     if not container.streams.video:
         raise ValueError(f"{name} has no video stream; expected a video file")
     stream = container.streams.video[0]
     codec = stream.codec_context.name
     extradata = bytes(stream.codec_context.extradata or b"")
-    packets, demuxed = [], 0
+    packets, demuxed, thread_type = [], 0, None
     for packet in _demux(container, stream, name):
         if packet.size == 0:
             continue
         demuxed += 1
         if packet.is_discard:
             continue
-        clean = packet.is_keyframe and _is_clean_start(codec, bytes(packet), extradata)
-        packets.append((packet.pts, packet.dts, packet.is_keyframe, clean))
+        data = bytes(packet)
+        if thread_type is None:
+            thread_type = _thread_type(codec, data, extradata)
+        clean = packet.is_keyframe and _is_clean_start(codec, data, extradata)
+        disposable = not packet.is_keyframe and _is_disposable(codec, data, extradata)
+        packets.append((packet.pts, packet.dts, packet.is_keyframe, clean, disposable))
     if stream.frames and demuxed < stream.frames:
         raise ValueError(
             f"{name} is truncated: its header lists {stream.frames} video frames, only {demuxed} could be read"
         )
     if not packets:
         raise ValueError(f"{name} has a video stream but no decodable frames")
+    stream.thread_type = thread_type
     return packets, stream
 
 
@@ -290,21 +299,60 @@ def _is_clean_start(codec: str, data: bytes, extradata: bytes) -> bool:
 
 
 def _is_h264_idr(data: bytes, extradata: bytes) -> bool:
-    """True if an H.264 access unit holds an IDR slice (NAL type 5); avcC length prefixes or Annex B."""
-    types = []
+    """True if an H.264 access unit holds an IDR slice (NAL type 5)."""
+    return any(header & 0x1F == 5 for header in _h264_nal_headers(data, extradata))
+
+
+def _h264_slices(data: bytes, extradata: bytes) -> int:
+    """How many coded slices (NAL types 1 and 5) an H.264 access unit holds."""
+    return sum(header & 0x1F in (1, 5) for header in _h264_nal_headers(data, extradata))
+
+
+def _h264_nal_headers(data: bytes, extradata: bytes) -> list[int]:
+    """The first byte of each NAL unit of an H.264 access unit (nal_ref_idc << 5 | type); avcC length prefixes or
+    Annex B start codes."""
+    headers = []
     if extradata[:1] == b"\x01" and len(extradata) > 4:  # avcC: length-prefixed NAL units
         size = (extradata[4] & 3) + 1
         pos = 0
         while pos + size < len(data):
             length = int.from_bytes(data[pos : pos + size], "big")
-            types.append(data[pos + size] & 0x1F)
+            headers.append(data[pos + size])
             pos += size + length
     else:  # Annex B start codes
         pos = data.find(b"\x00\x00\x01")
         while pos >= 0 and pos + 3 < len(data):
-            types.append(data[pos + 3] & 0x1F)
+            headers.append(data[pos + 3])
             pos = data.find(b"\x00\x00\x01", pos + 3)
-    return 5 in types
+    return headers
+
+
+def _is_disposable(codec: str, data: bytes, extradata: bytes) -> bool:
+    """True for a packet the decoder may never see without changing any other frame: an H.264 access unit of
+    non-reference slices (nal_ref_idc 0) with nothing else but access unit delimiters and filler (no parameter
+    sets, no SEI, which may persist), or a packet of nothing but one MPEG-4 part 2 B-VOP (FFmpeg's decoder keeps
+    no state from B-VOPs; user data, which it reads for encoder workarounds, is kept)."""
+    if codec == "h264":
+        headers = _h264_nal_headers(data, extradata)
+        return any(h & 0x1F == 1 for h in headers) and all(h in (1, 9, 12) for h in headers)  # ref_idc 0 throughout
+    if codec == "mpeg4":
+        pos = data.find(b"\x00\x00\x01\xb6")
+        return data.count(b"\x00\x00\x01") == 1 and pos >= 0 and pos + 4 < len(data) and data[pos + 4] >> 6 == 2
+    return False
+
+
+def _thread_type(codec: str, first_packet: bytes, extradata: bytes) -> str:
+    """FFmpeg's decoder threading for a stream (the decoded pixels are the same under any; only the speed differs).
+
+    H.264 coded in several slices a picture decodes fastest with slice threads (both cores on each reference frame;
+    frame threads idle while non-reference frames are skipped); MPEG-4 part 2 pictures decode so fast that frame
+    threads cost more than they bring (benchmarks/README.md, "Preprocessing against upstream's loaders").
+    """
+    if codec == "h264" and _h264_slices(first_packet, extradata) > 1:
+        return "SLICE"
+    if codec == "mpeg4":
+        return "NONE"
+    return "AUTO"
 
 
 def _unique_pts(packets: list) -> bool:
@@ -337,7 +385,6 @@ def _decode_in_order(container, stream, name, wanted: set[int], convert, rewind_
     remaining, position = set(wanted), 0
     if rewind_to is not None:
         _rewind(container, stream, rewind_to)
-    stream.thread_type = "AUTO"
     for packet in _demux(container, stream, name):
         if rewind_to is not None and packet.size:
             if (packet.pts, packet.dts) != rewind_to[:2]:
@@ -364,14 +411,16 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
     where decoding may begin) at or before its packet and not later in time; frames are told apart by
     their unique timestamps.
 
-    Packets of unwanted frames are sent with ``skip_frame=NONREF``: the decoder drops them if nothing
-    refers to them and decodes them as usual otherwise.
+    Packets of unwanted frames are not sent at all when they are disposable (``_is_disposable``), and otherwise
+    sent with ``skip_frame=NONREF``: the decoder drops them if nothing refers to them and decodes them as usual
+    otherwise.
     """
     presentation = sorted(p[0] for p in packets)
     decode_pos = {p[0]: i for i, p in enumerate(packets)}
     if starts[0] != 0:
         raise _SeekMismatch
     target = {presentation[w]: w for w in wanted}  # pts -> frame index
+    disposable = {p[0] for p in packets if p[4]} - set(target)
     groups: dict[int, list[int]] = {}
     for pts in target:
         k = bisect.bisect_right(starts, decode_pos[pts]) - 1
@@ -382,7 +431,6 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
         groups.setdefault(starts[k], []).append(pts)
     frames: dict[int, np.ndarray] = {}
     context = stream.codec_context
-    stream.thread_type = "AUTO"
     packet_iter, position, skip = None, 0, None  # position: decode index of the next packet
     for start in sorted(groups):
         need = {pts for pts in groups[start] if target[pts] not in frames}
@@ -402,6 +450,8 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
                     raise _SeekMismatch
                 landing = None
             position += 1 if packet.size else 0
+            if packet.size and packet.pts in disposable:
+                continue
             mode = "DEFAULT" if not packet.size or packet.pts in target else "NONREF"
             if mode != skip:
                 context.skip_frame = skip = mode
