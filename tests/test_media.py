@@ -117,8 +117,9 @@ def test_mpeg4_avi_sampling_equals_full_decode(tmp_path, options):
 )
 def test_decode_shortcuts_skip_disposable_frames_exactly(tmp_path, monkeypatch, codec, options, threads, disposable):
     """The index marks frames nothing refers to (non-reference B-frames, B-VOPs; a B-pyramid's middle B-frame is a
-    reference) and picks the decoder threading; sampling never sends the unwanted disposable packets, and its frames
-    equal a full decode's. (PyAV asks x264 for slice threads: two slices a picture at this size on 2 cores or more.)"""
+    reference) and picks the decoder threading (none where torch may use one thread); sampling never sends the
+    unwanted disposable packets, and its frames equal a full decode's. (PyAV asks x264 for slice threads: two slices
+    a picture at this size on 2 cores or more.)"""
     path = tmp_path / "clip.mp4"
     write_video(path, _ramp_video(73, height=240, width=320), fps=25, gop_size=250, codec=codec, options=options)
     with av.open(str(path)) as container:
@@ -134,6 +135,9 @@ def test_decode_shortcuts_skip_disposable_frames_exactly(tmp_path, monkeypatch, 
     wanted = {shown[i] for i in frame_indices(73)}
     skipped = {p[0] for p in packets if p[4]} - wanted
     assert skipped and not skipped & set(sent)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # as in a DataLoader worker: one decoding thread
+    with av.open(str(path)) as container:
+        assert media._index_video(container, "clip.mp4")[1].thread_type.name == "NONE"
 
 
 @pytest.mark.timeout(30)

@@ -132,7 +132,7 @@ def sample_video_frames(
     discarded are not counted). The result equals a full decode indexed at the chosen frames: only the
     chosen frames are converted; decoding stops after the last one; frames no other frame refers to
     (FFmpeg's ``skip_frame`` NONREF class: non-reference H.264 frames, MPEG-4 B-VOPs) are not decoded
-    unless chosen; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
+    unless chosen, nor even sent to the decoder where the packet holds nothing else; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
     decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe
     and shown after it refers to anything before it). Every shortcut is checked (landings against the
     packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If
@@ -178,7 +178,7 @@ def sample_video_frames(
             break
         with _open(video, "a video file") as container:
             stream = container.streams[index]
-            stream.thread_type = "AUTO"
+            stream.thread_type = _thread_type(stream.codec_context.name, b"", b"")
             frames, decoded = _decode_in_order(container, stream, name, set(indices), convert)
         if len(frames) < len(set(indices)):  # fewer frames decoded than packets: index the frames that did
             if decoded == 0:
@@ -344,10 +344,14 @@ def _is_disposable(codec: str, data: bytes, extradata: bytes) -> bool:
 def _thread_type(codec: str, first_packet: bytes, extradata: bytes) -> str:
     """FFmpeg's decoder threading for a stream (the decoded pixels are the same under any; only the speed differs).
 
-    H.264 coded in several slices a picture decodes fastest with slice threads (both cores on each reference frame;
-    frame threads idle while non-reference frames are skipped); MPEG-4 part 2 pictures decode so fast that frame
-    threads cost more than they bring (benchmarks/README.md, "Preprocessing against upstream's loaders").
+    None where torch may use one thread only (``torch.set_num_threads(1)``, as in every DataLoader worker: there the
+    workers are the parallelism, and one decoding thread each keeps them off each other's cores). H.264 coded in
+    several slices a picture decodes fastest with slice threads (both cores on each reference frame; frame threads
+    idle while non-reference frames are skipped); MPEG-4 part 2 pictures decode so fast that frame threads cost more
+    than they bring (benchmarks/README.md, "Preprocessing against upstream's loaders").
     """
+    if torch.get_num_threads() == 1:
+        return "NONE"
     if codec == "h264" and _h264_slices(first_packet, extradata) > 1:
         return "SLICE"
     if codec == "mpeg4":
