@@ -329,6 +329,7 @@ __all__ = [
     "CONDITIONS",
     "QuickstartSettings",
     "describe_held_out",
+    "hit_rate_by_cues",
     "markdown_table",
     "run_quickstart",
     "score",
