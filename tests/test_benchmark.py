@@ -17,6 +17,7 @@ from conftest import TINY, save_tiny_folder
 from affectgpt_hf import benchmark
 from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, BenchmarkConfig, load_testset, run_benchmark
 from affectgpt_hf.cli import main
+from affectgpt_hf.data import LAYOUTS
 from affectgpt_hf.data.mini_release import write_mini_release
 from affectgpt_hf.inference import DescribeResult, describe
 from affectgpt_hf.unibench import DATASETS, evaluate_dataset, load_wheels, ovmer_scores, unibench_mean
@@ -138,7 +139,7 @@ def test_all_nine_sets_end_to_end_then_rescore_without_inference(models, data_ro
 
     # upstream's npz layout scores the same through `affectgpt evaluate`'s reader
     for name in ("CMUMOSI", "MER2023", "OVMERDPlus"):
-        folder = data_root / benchmark.LAYOUTS[CONFIG_OF[name]].folder
+        folder = data_root / LAYOUTS[CONFIG_OF[name]].folder
         again = evaluate_dataset(out / "upstream" / f"results-{name.lower()}", name, folder)
         assert again["scores"] == pytest.approx(report["datasets"][name]["scores"], nan_ok=True)
 

@@ -12,7 +12,7 @@ import pytest
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
-from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, markdown_table, score
+from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
 
 # The reduced run's bars (260 steps on 51 clips, 13 held out). Its figures are in benchmarks/README.md. At 260 steps
 # the run reliably learns the subtitle; the face and the voice only in some draws (one draw used all three, the next,
@@ -82,3 +82,11 @@ def test_reduced_quickstart(tmp_path, capsys):
     clip = next((out / "work" / "toy" / "mer2025-dataset" / "video").glob("*.mp4"))
     (result,) = describe(model, processor, [Clip("one", video=str(clip), subtitle="Wow!")], max_new_tokens=24)
     assert result.error is None and result.text.startswith("The character's emotional state is")
+
+
+def test_hit_rate_by_cues_groups_clips_and_leaves_undefined_groups_empty():
+    """One hit rate per group of clips sharing cues; a group of only "surprised" clips (no wheel-5 sector) is None."""
+    labels = [["happy"], ["sad"], ["surprised"], ["angry"], ["happy"]]
+    emotions = ["happy", "happy", "surprised", "angry", "sad"]
+    by_cues = hit_rate_by_cues(labels, emotions, ["face", "face", "voice", "text", "text"])
+    assert by_cues == {"face": pytest.approx(0.5), "text": pytest.approx(0.5), "voice": None}

@@ -20,22 +20,26 @@ Steps, all through the code paths a user runs:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .data.toy import EMOTIONS, OV_LABELS, read_toy_meta, write_toy_release
 from .inference import Clip, describe, load_model
+from .jsonl import write_jsonl
 from .modeling_affectgpt import AffectGPTForConditionalGeneration
+from .report_files import BarChart, table_lines, write_report_files
 from .variants import VARIANTS, generation_config, variant_config, variant_processor
 
 logger = logging.getLogger(__name__)
@@ -169,25 +173,67 @@ def run_quickstart(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-
-    tick = time.perf_counter()
-    release = write_toy_release(work / "toy", n=settings.n, seed=settings.seed, test_fraction=settings.test_fraction)
-    meta = read_toy_meta(release)
-    timings["toy_data_s"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
+    with _timed(timings, "toy_data_s"):
+        release = write_toy_release(
+            work / "toy", n=settings.n, seed=settings.seed, test_fraction=settings.test_fraction
+        )
+        meta = read_toy_meta(release)
     train_names = meta.loc[meta["split"] == "train", "name"].tolist()
-    train_tiny(out, work, release, train_names, settings)
-    timings["cache_and_train_s"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    model, processor = load_model(out)
+    with _timed(timings, "cache_and_train_s"):
+        train_tiny(out, work, release, train_names, settings)
     test = meta[meta["split"] == "test"].reset_index(drop=True)
-    import pandas as pd
+    with _timed(timings, "describe_and_score_s"):
+        results, predictions = describe_held_out(out, release, test, conditions, settings)
+    timings["total_s"] = time.perf_counter() - started
 
+    clips = {"total": len(meta), "train": len(train_names), "held_out": len(test)}
+    report = _report(out, settings, clips, results, timings)
+    write_quickstart_report(report, predictions, out)
+    write_quickstart_card(out, report)
+    print(markdown_table(report))
+    print(f"model: {out}  (affectgpt describe CLIP --model {out}; affectgpt demo --model {out})")
+    print(f"report: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
+    return report
+
+
+def _report(
+    out: Path, settings: QuickstartSettings, clips: dict[str, int], results: dict[str, dict], timings: dict[str, float]
+) -> dict:
+    """The report dict: the held-out scores per condition (the whole input's hit rate first), the clip counts, the
+    settings and how the answers were made and read."""
+    return {
+        "hit_rate": results["all"]["hit_rate"] if "all" in results else None,
+        "chance": CHANCE,
+        "emotions": list(EMOTIONS),
+        "conditions": results,
+        "clips": clips,
+        "settings": settings.__dict__,
+        "model": str(out),
+        "task": "ov_labels",
+        "decoding": "greedy",
+        "label_parser": "prompt.parse_ov_answer (OV task; no judge)",
+        "timings_s": timings,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Seconds the block takes, stored as ``timings[key]``."""
+    tick = time.perf_counter()
+    yield
+    timings[key] = time.perf_counter() - tick
+
+
+def describe_held_out(
+    model_dir: Path, release: Path, test: pd.DataFrame, conditions: tuple[str, ...], settings: QuickstartSettings
+) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """The trained model from ``model_dir`` describes the held-out clips under each condition -> scores and the
+    per-clip rows (name, emotion, cues, text, labels) by condition."""
+    model, processor = load_model(model_dir)
     subtitles = pd.read_csv(release / "subtitle_chieng.csv", dtype={"name": str}, keep_default_na=False)
     subtitle_of = dict(zip(subtitles["name"], subtitles["english"], strict=True))
-    emotions = test["emotion"].tolist()
+    emotions, cues = test["emotion"].tolist(), test["cues"].tolist()
     results: dict[str, dict] = {}
     predictions: dict[str, list[dict]] = {}
     for condition in conditions:
@@ -199,71 +245,66 @@ def run_quickstart(
         if failed:
             raise ValueError(f"describe failed on held-out clips {failed}: {[r.error for r in described if r.error]}")
         labels = [r.labels for r in described]
-        results[condition] = score(labels, emotions)
-        by_cue = {}
-        for cues in sorted(set(test["cues"])):
-            rows = [i for i, c in enumerate(test["cues"]) if c == cues]
-            with warnings.catch_warnings():  # a group of only "surprised" clips has no wheel-5 sector: NaN -> None
-                warnings.simplefilter("ignore")
-                value = score([labels[i] for i in rows], [emotions[i] for i in rows])["hit_rate"]
-            by_cue[cues] = None if math.isnan(value) else value
-        results[condition]["hit_rate_by_cues"] = by_cue
+        results[condition] = {**score(labels, emotions), "hit_rate_by_cues": hit_rate_by_cues(labels, emotions, cues)}
         predictions[condition] = [
             {"name": r.name, "emotion": e, "cues": c, "text": r.text, "labels": r.labels}
-            for r, e, c in zip(described, emotions, test["cues"], strict=True)
+            for r, e, c in zip(described, emotions, cues, strict=True)
         ]
-    timings["describe_and_score_s"] = time.perf_counter() - tick
-    timings["total_s"] = time.perf_counter() - started
+    return results, predictions
 
-    report = {
-        "hit_rate": results["all"]["hit_rate"] if "all" in results else None,
-        "chance": CHANCE,
-        "emotions": list(EMOTIONS),
-        "conditions": results,
-        "clips": {"total": len(meta), "train": len(train_names), "held_out": len(test)},
-        "settings": settings.__dict__,
-        "model": str(out),
-        "task": "ov_labels",
-        "decoding": "greedy",
-        "label_parser": "prompt.parse_ov_answer (OV task; no judge)",
-        "timings_s": timings,
-        "torch_threads": torch.get_num_threads(),
-    }
-    write_quickstart_report(report, predictions, out)
-    write_quickstart_card(out, report)
-    print(markdown_table(report))
-    print(f"model: {out}  (affectgpt describe CLIP --model {out}; affectgpt demo --model {out})")
-    print(f"report: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
-    return report
+
+def hit_rate_by_cues(labels: list[list[str]], emotions: list[str], cues: list[str]) -> dict[str, float | None]:
+    """The hit rate of each group of clips showing their emotion through the same cues (None where undefined)."""
+    by_cue = {}
+    for group in sorted(set(cues)):
+        rows = [i for i, c in enumerate(cues) if c == group]
+        with warnings.catch_warnings():  # a group of only "surprised" clips has no wheel-5 sector: NaN -> None
+            warnings.simplefilter("ignore")
+            value = score([labels[i] for i in rows], [emotions[i] for i in rows])["hit_rate"]
+        by_cue[group] = None if math.isnan(value) else value
+    return by_cue
+
+
+def _condition_rows(report: dict) -> list[list[str]]:
+    """Per condition: its name, hit rate, OV F-score and exact-label rate (the report's table and the model card's)."""
+    return [
+        [CONDITION_NAMES[c], f"{v['hit_rate']:.3f}", f"{v['ov_fscore']:.3f}", f"{v['exact_label_rate']:.3f}"]
+        for c, v in report["conditions"].items()
+    ]
 
 
 def markdown_table(report: dict) -> str:
     """The held-out scores per condition as a Markdown table."""
-    lines = [
-        f"Held-out toy clips: {report['clips']['held_out']} (chance hit rate {report['chance']:.2f})",
-        "",
-        "| input | hit rate | OV F-score | exact label |",
-        "| --- | --- | --- | --- |",
-    ]
-    for condition, scores in report["conditions"].items():
-        lines.append(
-            f"| {CONDITION_NAMES[condition]} | {scores['hit_rate']:.3f} | {scores['ov_fscore']:.3f} | "
-            f"{scores['exact_label_rate']:.3f} |"
-        )
+    lines = [f"Held-out toy clips: {report['clips']['held_out']} (chance hit rate {report['chance']:.2f})", ""]
+    lines += table_lines(["input", "hit rate", "OV F-score", "exact label"], _condition_rows(report))
     lines.append("")
     lines.append("Timings: " + ", ".join(f"{k} {v:.1f}" for k, v in report["timings_s"].items()))
     return "\n".join(lines)
 
 
+def report_chart(report: dict) -> BarChart:
+    """Hit rate and OV F-score per input condition, with the chance level."""
+    conditions = list(report["conditions"])
+    return BarChart(
+        labels=[c.replace("_", " ") for c in conditions],
+        series={
+            "hit rate": [report["conditions"][c]["hit_rate"] for c in conditions],
+            "OV F-score": [report["conditions"][c]["ov_fscore"] for c in conditions],
+        },
+        title=f"Tiny AffectGPT on {report['clips']['held_out']} held-out toy clips",
+        ylim=(0.0, 1.05),
+        value_labels=["hit rate"],
+        reference=(report["chance"], "chance (hit rate)"),
+        legend={"loc": "upper center", "bbox_to_anchor": (0.5, -0.1), "ncol": 3, "fontsize": 8, "frameon": False},
+        size=(7.0, 4.0),
+    )
+
+
 def write_quickstart_report(report: dict, predictions: dict[str, list[dict]], out: Path) -> None:
-    """report.json, report.md, predictions.jsonl and the chart report.png."""
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(markdown_table(report) + "\n", encoding="utf-8")
-    with open(out / "predictions.jsonl", "w", encoding="utf-8") as handle:
-        for condition, rows in predictions.items():
-            for row in rows:
-                handle.write(json.dumps({"condition": condition, **row}, ensure_ascii=False) + "\n")
-    plot_report(report, out / "report.png")
+    """report.json, report.md, the chart report.png and predictions.jsonl (per condition and clip)."""
+    write_report_files(out, "report", report, markdown_table(report), report_chart(report))
+    rows = [{"condition": condition, **row} for condition, items in predictions.items() for row in items]
+    write_jsonl(out / "predictions.jsonl", rows)
 
 
 def write_quickstart_card(out: Path, report: dict) -> Path:
@@ -279,43 +320,16 @@ def write_quickstart_card(out: Path, report: dict) -> Path:
         f"each showing one of {len(report['emotions'])} emotions through face colour, voice pitch and words; the "
         f"held-out clips described with each modality blanked in turn (chance hit rate {report['chance']:.2f}; "
         "report.json).",
-        "rows": [
-            [CONDITION_NAMES[c], f"{v['hit_rate']:.3f}", f"{v['ov_fscore']:.3f}", f"{v['exact_label_rate']:.3f}"]
-            for c, v in report["conditions"].items()
-        ],
+        "rows": _condition_rows(report),
     }
     return write_model_card(out, facts)
-
-
-def plot_report(report: dict, path: Path) -> None:
-    """Bar chart: hit rate and OV F-score per input condition, with the chance level."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    conditions = list(report["conditions"])
-    x = np.arange(len(conditions))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    hits = [report["conditions"][c]["hit_rate"] for c in conditions]
-    fscores = [report["conditions"][c]["ov_fscore"] for c in conditions]
-    ax.bar(x - 0.2, hits, 0.4, label="hit rate")
-    ax.bar(x + 0.2, fscores, 0.4, label="OV F-score")
-    ax.axhline(report["chance"], color="grey", linestyle="--", label="chance (hit rate)")
-    for xi, value in zip(x, hits, strict=True):
-        ax.text(xi - 0.2, value + 0.01, f"{value:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(x, [c.replace("_", " ") for c in conditions])
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"Tiny AffectGPT on {report['clips']['held_out']} held-out toy clips")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 __all__ = [
     "CONDITIONS",
     "QuickstartSettings",
+    "describe_held_out",
+    "hit_rate_by_cues",
     "markdown_table",
     "run_quickstart",
     "score",

@@ -3,11 +3,11 @@ JSON, a Markdown table with the paper's AffectGPT rows beside ours, and a PNG ch
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..report_files import BarChart, table_lines, write_report_files
 from .benchsets import PAPER_AFFECTGPT_ROWS, PAPER_SECONDARY, PAPER_TABLE2, BenchSet, get_benchset
 from .extraction import LabelExtractor, LexiconExtractor
 from .files import LABELS, SENTIMENT, TEXT, Predictions, find_epoch_files, load_predictions_file, load_references
@@ -136,45 +136,33 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"- extraction mode: {report['extraction_mode']}",
         f"- samples scored: {report['n_references']} references, {report['n_predictions']} predictions",
         "",
-        "| metric | ours | " + " | ".join(f"paper {r}" for r in rows) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in rows) + " |",
     ]
+    table = []
     for metric, value in report["scores_x100"].items():
         paper = [report["paper"][r].get(metric) for r in rows]
-        cells = ["" if p is None else f"{p:.2f}" for p in paper]
-        lines.append(f"| {metric} | {value:.2f} | " + " | ".join(cells) + " |")
+        table.append([metric, f"{value:.2f}", *("" if p is None else f"{p:.2f}" for p in paper)])
+    lines += table_lines(["metric", "ours", *(f"paper {r}" for r in rows)], table)
     return "\n".join(lines) + "\n"
 
 
-def plot_report(report: dict[str, Any], path: str | os.PathLike) -> None:
-    """Bar chart of the primary metric: ours and the paper's AffectGPT rows (matplotlib Agg, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def report_chart(report: dict[str, Any]) -> BarChart:
+    """The primary metric: ours and the paper's AffectGPT rows, one bar each."""
     metric = report["primary_metric"]
     labels = ["ours", *report["paper"]]
     values = [report["scores_x100"][metric], *(v[metric] for v in report["paper"].values())]
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    bars = ax.bar(range(len(values)), values, color=["#c44e52"] + ["#4c72b0"] * (len(values) - 1))
-    ax.set_xticks(range(len(values)), labels, rotation=15, fontsize=8)
-    ax.set_ylabel(f"{metric} (x100)")
-    ax.set_ylim(0, 100)
-    ax.set_title(f"{report['dataset']}: {metric}")
-    ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return BarChart(
+        labels=labels,
+        series={metric: values},
+        title=f"{report['dataset']}: {metric}",
+        ylabel=f"{metric} (x100)",
+        colors=[["#c44e52"] + ["#4c72b0"] * (len(values) - 1)],
+        value_labels=[metric],
+        size=(6.0, 3.2),
+        tick_rotation=15,
+        tick_fontsize=8,
+    )
 
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike) -> dict[str, Path]:
-    """report.json, report.md and report.png under ``output_dir``; returns their paths."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{report['dataset']}"
-    paths = {"json": output_dir / f"{stem}.json", "md": output_dir / f"{stem}.md", "png": output_dir / f"{stem}.png"}
-    paths["json"].write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
-    paths["md"].write_text(markdown_table(report), encoding="utf-8")
-    plot_report(report, paths["png"])
-    return paths
+    """<Dataset>.json, <Dataset>.md and <Dataset>.png under ``output_dir``; returns their paths."""
+    return write_report_files(output_dir, report["dataset"], report, markdown_table(report), report_chart(report))
