@@ -12,7 +12,6 @@ from a model built on the meta device); `convert_checkpoint` writes the folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .cache import file_sha256
 from .configuration_affectgpt import AffectGPTConfig
 from .model_card import CardFacts, summarize_results, write_model_card
 from .paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
@@ -363,14 +363,6 @@ def _str(value: str | os.PathLike | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def card_facts(
     checkpoint: Path,
     base: Path,
@@ -394,7 +386,7 @@ def card_facts(
         )
     skipped = "; ".join(f"`{key}`: {reason}" for key, reason in sorted(state.ignored.items())) or "none"
     provenance = {
-        "upstream checkpoint": f"`{checkpoint.name}` (sha256 `{_sha256(checkpoint)}`)",
+        "upstream checkpoint": f"`{checkpoint.name}` (sha256 `{file_sha256(checkpoint)}`)",
         "upstream code": f"{UPSTREAM_REPO} at `{UPSTREAM_COMMIT}` (released checkpoints: `{UPSTREAM_WEIGHTS}`)",
         "upstream recipe": "LoRA on q/k/v/o/gate/up/down of the language model, heads fully trained, on "
         "MER-Caption+ (paper App. B; hub_configs/affectgpt-qwen2.5-7b/train.yaml restates it)",

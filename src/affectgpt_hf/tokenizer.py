@@ -8,7 +8,6 @@ five placeholders follow at 151665-151669, and upstream overrides bos to ``<|im_
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_
 from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
 
+from .cache import cache_root, file_sha256
 from .prompt import PLACEHOLDER_TOKENS
 
 QWEN2_PATTERN = (
@@ -121,18 +121,11 @@ def _build_backend(vocab_size: int) -> Tokenizer:
     return backend
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("AFFECTGPT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "affectgpt_hf"
-    )
-    return Path(root)
-
-
 @lru_cache(maxsize=4)
 def _backend_json(vocab_size: int) -> str:
     """The backend's JSON, built once and cached on disk keyed by the ranks file and the vocabulary size."""
-    digest = hashlib.sha256(_ranks_file().read_bytes()).hexdigest()[:16]
-    path = _cache_dir() / f"qwen2.5-bpe-{vocab_size}-{digest}.json"
+    digest = file_sha256(_ranks_file())[:16]
+    path = cache_root() / f"qwen2.5-bpe-{vocab_size}-{digest}.json"
     if path.exists():
         return path.read_text(encoding="utf-8")
     text = _build_backend(vocab_size).to_str()
