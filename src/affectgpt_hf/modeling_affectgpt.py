@@ -394,16 +394,8 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
-            placeholder_ids = [
-                self.config.image_token_id,
-                self.config.audio_token_id,
-                self.config.frame_token_id,
-                self.config.face_token_id,
-                self.config.multi_token_id,
-            ]
-            text_ids = input_ids.masked_fill(
-                torch.isin(input_ids, torch.tensor(placeholder_ids, device=input_ids.device)), 0
-            )
+            placeholder_ids = torch.tensor(self.config.placeholder_ids, device=input_ids.device)
+            text_ids = input_ids.masked_fill(torch.isin(input_ids, placeholder_ids), 0)
             inputs_embeds = self.get_input_embeddings()(text_ids)
             inputs_embeds = self._merge_modalities(
                 input_ids, inputs_embeds, pixel_values_videos, input_values, video_features, audio_features

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-# Placeholder tokens, in the order of their ids (151665..151669 in the Qwen2.5 vocabulary).
+# Placeholder tokens, in the order of their ids (tokenizer.added_token_id gives them).
 IMAGE_TOKEN = "<ImageHere>"
 AUDIO_TOKEN = "<AudioHere>"
 FRAME_TOKEN = "<FrameHere>"
