@@ -24,6 +24,7 @@ import torch
 from .cache import file_sha256
 from .configuration_affectgpt import AffectGPTConfig
 from .model_card import CardFacts, summarize_results, write_model_card
+from .modeling_affectgpt import HEAD_MODULES, LORA_MODULES
 from .paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
 
 logger = logging.getLogger(__name__)
@@ -33,17 +34,7 @@ UPSTREAM_VISION = "openai/clip-vit-large-patch14"
 UPSTREAM_AUDIO = "TencentGameMate/chinese-hubert-large"
 UPSTREAM_LORA_ALPHA = 32.0  # hard-coded upstream (models/affectgpt.py); r is read from the A matrices
 UPSTREAM_LORA_DROPOUT = 0.05
-LORA_MODULES = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
 ADAPTER_FOLDER = "adapter"
-HEAD_MODULES = ("video_pooler", "audio_pooler", "video_projector", "audio_projector", "av_fusion", "fusion_projector")
 
 # Upstream module -> ours (a prefix rename; the parameter names below the prefix are the same).
 _LINEARS = {
@@ -80,7 +71,7 @@ _QFORMER_LAYER = {
 }
 _LORA = re.compile(
     r"llama_model\.base_model\.model\.model\.layers\.(\d+)\."
-    r"(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_([AB])\.default\.weight"
+    rf"({'|'.join(map(re.escape, LORA_MODULES))})\.lora_([AB])\.default\.weight"
 )
 # Upstream keys that are expected in a checkpoint and carry nothing this model uses.
 _IGNORED = (

@@ -31,6 +31,20 @@ from .prompt import AUDIO_TOKEN, MULTI_TOKEN
 
 # Upstream's two-token stops besides eos and "###" (14374): "##" + "#" and "#" + "##" in Qwen2.5's vocabulary.
 UPSTREAM_STOP_SEQUENCES = ((565, 2), (2, 565))
+# AffectGPTModel's pooling, pre-fusion and projector modules in the order the model (and upstream) creates them, None
+# where the input mode has no such token: the heads upstream trains fully, PEFT's `modules_to_save`, and what an
+# upstream checkpoint fills.
+HEAD_MODULES = ("video_pooler", "video_projector", "audio_pooler", "audio_projector", "av_fusion", "fusion_projector")
+# The language model's projections in each decoder layer that upstream adapts with LoRA (models/affectgpt.py).
+LORA_MODULES = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
 
 
 def upstream_hidden_states(output, audio_config) -> tuple[torch.Tensor, ...]:
@@ -245,14 +259,7 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         return self.config.qformer_hidden_size if kind == "qformer" else dim
 
     def _head_linears(self):
-        for name in (
-            "video_pooler",
-            "audio_pooler",
-            "video_projector",
-            "audio_projector",
-            "av_fusion",
-            "fusion_projector",
-        ):
+        for name in HEAD_MODULES:
             module = getattr(self, name, None)
             if module is not None:
                 yield from (m for m in module.modules() if isinstance(m, nn.Linear))
@@ -539,14 +546,7 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         if audio_model is not None:
             model.model.audio_tower = audio_model
         target = causal_lm.lm_head.weight
-        for name in (
-            "video_pooler",
-            "audio_pooler",
-            "video_projector",
-            "audio_projector",
-            "av_fusion",
-            "fusion_projector",
-        ):
+        for name in HEAD_MODULES:
             module = getattr(model.model, name)
             if module is not None:
                 module.to_empty(device=target.device)
@@ -557,4 +557,10 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         return model
 
 
-__all__ = ["AffectGPTPreTrainedModel", "AffectGPTModel", "AffectGPTForConditionalGeneration"]
+__all__ = [
+    "HEAD_MODULES",
+    "LORA_MODULES",
+    "AffectGPTPreTrainedModel",
+    "AffectGPTModel",
+    "AffectGPTForConditionalGeneration",
+]
