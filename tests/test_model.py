@@ -213,10 +213,12 @@ def test_placeholder_count_mismatch_is_a_clear_error(batch):
     "settings",
     [
         {"fusion": "qformer", "num_multi_query_tokens": 2},
+        {"num_multi_query_tokens": 2},  # attention fusion's one token repeated into both slots
         {"video_pooling": "qformer", "audio_pooling": "mean", "num_video_query_tokens": 3},
         {"softmax_attention_weights": True},
         {"input_mode": "multiface_audio_face_text"},
         {"input_mode": "audio_text", "fusion": "none"},
+        {"input_mode": "multiface_text"},  # <MultiHere> alone still runs both towers
     ],
 )
 def test_variants_run_forward_and_generate(settings, clips, tmp_path):
