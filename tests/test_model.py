@@ -213,10 +213,12 @@ def test_placeholder_count_mismatch_is_a_clear_error(batch):
     "settings",
     [
         {"fusion": "qformer", "num_multi_query_tokens": 2},
+        {"num_multi_query_tokens": 2},  # attention fusion's one token repeated into both slots
         {"video_pooling": "qformer", "audio_pooling": "mean", "num_video_query_tokens": 3},
         {"softmax_attention_weights": True},
         {"input_mode": "multiface_audio_face_text"},
         {"input_mode": "audio_text", "fusion": "none"},
+        {"input_mode": "multiface_text"},  # <MultiHere> alone still runs both towers
     ],
 )
 def test_variants_run_forward_and_generate(settings, clips, tmp_path):
@@ -394,6 +396,8 @@ def test_paper_model_parameter_counts_on_meta_device(rank, lora):
     """Table 8 LoRA counts; heads = upstream's 16,798,468 less the unused 2,756,096 image projector."""
     from peft import LoraConfig, get_peft_model
 
+    from affectgpt_hf.training.arguments import LANGUAGE_MODEL_LORA_TARGETS
+
     config = AffectGPTConfig.from_pretrained(TINY.parent / "affectgpt-qwen2.5-7b")
     with torch.device("meta"):
         model = AffectGPTForConditionalGeneration(config)
@@ -404,7 +408,7 @@ def test_paper_model_parameter_counts_on_meta_device(rank, lora):
         and not n.startswith(("model.language_model", "model.vision_tower", "model.audio_tower"))
     )
     assert heads == 14_042_372
-    target = r"model\.language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
+    target = LANGUAGE_MODEL_LORA_TARGETS  # the recipe's default (training/arguments.py)
     peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=32, lora_dropout=0.05, target_modules=target))
     trainable = sum(p.numel() for n, p in peft_model.named_parameters() if "lora_" in n)
     assert trainable == lora

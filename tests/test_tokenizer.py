@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from affectgpt_hf.prompt import QUESTIONS, format_ov_answer, format_training_target, render_prompt
-from affectgpt_hf.tokenizer import build_qwen25_tokenizer
+from affectgpt_hf.tokenizer import added_token_id, build_qwen25_tokenizer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,6 +22,10 @@ def test_special_and_placeholder_ids(tokenizer):
     names = ["<ImageHere>", "<AudioHere>", "<FrameHere>", "<FaceHere>", "<MultiHere>"]
     assert tokenizer.convert_tokens_to_ids(names) == [151665, 151666, 151667, 151668, 151669]
     assert tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|file_sep|>"]) == [151643, 151664]
+    assert [added_token_id(token) for token in ["<|im_start|>", *names]] == [151644, *range(151665, 151670)]
+    assert added_token_id("<MultiHere>", 16384) == 16410
+    with pytest.raises(ValueError, match="not an added token"):
+        added_token_id("hello")
 
 
 @pytest.mark.parametrize(

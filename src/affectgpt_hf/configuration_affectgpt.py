@@ -9,7 +9,10 @@ from transformers import AutoConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 
 from .prompt import (
+    AUDIO_TOKEN,
     FACE_TOKEN,
+    FRAME_TOKEN,
+    IMAGE_TOKEN,
     INPUT_MODES,
     MULTI_TOKEN,
     modalities_of,
@@ -17,6 +20,7 @@ from .prompt import (
     uses_audio_of,
     visual_token_of,
 )
+from .tokenizer import ENDOFTEXT_TOKEN, EOS_TOKEN, added_token_id
 
 # Input modes with at most one visual stream: the model has one vision tower input (`pixel_values_videos`), which is
 # faces or frames by the mode. Upstream's two-stream ablations ("faceframe", "multiface_audio_face_frame_text") and the
@@ -35,6 +39,14 @@ SUPPORTED_INPUT_MODES = (
     "face_text",
     "frame_text",
 )
+# The config field that holds each placeholder's id (set by the tokenizer the model is paired with).
+PLACEHOLDER_ID_FIELDS = {
+    IMAGE_TOKEN: "image_token_id",
+    AUDIO_TOKEN: "audio_token_id",
+    FRAME_TOKEN: "frame_token_id",
+    FACE_TOKEN: "face_token_id",
+    MULTI_TOKEN: "multi_token_id",
+}
 
 
 @strict
@@ -99,8 +111,9 @@ class AffectGPTConfig(PreTrainedConfig):
                 "rms_norm_eps": 1e-6,
                 "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
                 "tie_word_embeddings": False,
-                "bos_token_id": 151643,
-                "eos_token_id": 151645,
+                # Qwen2.5-7B-Instruct's own config.json (bos <|endoftext|>); AffectGPT's bos is the tokenizer's.
+                "bos_token_id": added_token_id(ENDOFTEXT_TOKEN),
+                "eos_token_id": added_token_id(EOS_TOKEN),
             },
         ),
     }
@@ -131,12 +144,12 @@ class AffectGPTConfig(PreTrainedConfig):
     qformer_layer_norm_eps: float = 1e-12
     qformer_initializer_range: float = 0.02
     fusion_position_embeddings: int = 264
-    # Placeholder ids in Qwen2.5's vocabulary (tokenizer.py adds them at 151665..151669).
-    image_token_id: int = 151665
-    audio_token_id: int = 151666
-    frame_token_id: int = 151667
-    face_token_id: int = 151668
-    multi_token_id: int = 151669
+    # Placeholder ids in Qwen2.5's vocabulary (tokenizer.py adds them after Qwen2.5's added tokens).
+    image_token_id: int = added_token_id(IMAGE_TOKEN)
+    audio_token_id: int = added_token_id(AUDIO_TOKEN)
+    frame_token_id: int = added_token_id(FRAME_TOKEN)
+    face_token_id: int = added_token_id(FACE_TOKEN)
+    multi_token_id: int = added_token_id(MULTI_TOKEN)
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -176,6 +189,15 @@ class AffectGPTConfig(PreTrainedConfig):
     def visual_token_id(self) -> int:
         return self.face_token_id if self.visual_token == FACE_TOKEN else self.frame_token_id
 
+    def placeholder_id(self, token: str) -> int:
+        """The id of one placeholder token (`<FaceHere>`, ...) in this model's vocabulary."""
+        return getattr(self, PLACEHOLDER_ID_FIELDS[token])
+
+    @property
+    def placeholder_ids(self) -> list[int]:
+        """The ids of all five placeholders: never embedded as text (their slots get the modality tokens)."""
+        return [self.placeholder_id(token) for token in PLACEHOLDER_ID_FIELDS]
+
     @property
     def fusion_hidden_size(self) -> int:
         """Width of the pre-fusion space: the larger encoder width (1024 upstream)."""
@@ -186,4 +208,4 @@ class AffectGPTConfig(PreTrainedConfig):
         return query_token_counts(self.num_video_query_tokens, self.num_audio_query_tokens, self.num_multi_query_tokens)
 
 
-__all__ = ["AffectGPTConfig", "SUPPORTED_INPUT_MODES"]
+__all__ = ["AffectGPTConfig", "PLACEHOLDER_ID_FIELDS", "SUPPORTED_INPUT_MODES"]

@@ -12,7 +12,6 @@ from a model built on the meta device); `convert_checkpoint` writes the folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,8 +21,10 @@ from pathlib import Path
 
 import torch
 
+from .cache import file_sha256
 from .configuration_affectgpt import AffectGPTConfig
 from .model_card import CardFacts, summarize_results, write_model_card
+from .modeling_affectgpt import HEAD_MODULES, LORA_MODULES
 from .paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
 
 logger = logging.getLogger(__name__)
@@ -33,17 +34,7 @@ UPSTREAM_VISION = "openai/clip-vit-large-patch14"
 UPSTREAM_AUDIO = "TencentGameMate/chinese-hubert-large"
 UPSTREAM_LORA_ALPHA = 32.0  # hard-coded upstream (models/affectgpt.py); r is read from the A matrices
 UPSTREAM_LORA_DROPOUT = 0.05
-LORA_MODULES = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
 ADAPTER_FOLDER = "adapter"
-HEAD_MODULES = ("video_pooler", "audio_pooler", "video_projector", "audio_projector", "av_fusion", "fusion_projector")
 
 # Upstream module -> ours (a prefix rename; the parameter names below the prefix are the same).
 _LINEARS = {
@@ -80,7 +71,7 @@ _QFORMER_LAYER = {
 }
 _LORA = re.compile(
     r"llama_model\.base_model\.model\.model\.layers\.(\d+)\."
-    r"(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_([AB])\.default\.weight"
+    rf"({'|'.join(map(re.escape, LORA_MODULES))})\.lora_([AB])\.default\.weight"
 )
 # Upstream keys that are expected in a checkpoint and carry nothing this model uses.
 _IGNORED = (
@@ -363,14 +354,6 @@ def _str(value: str | os.PathLike | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def card_facts(
     checkpoint: Path,
     base: Path,
@@ -394,7 +377,7 @@ def card_facts(
         )
     skipped = "; ".join(f"`{key}`: {reason}" for key, reason in sorted(state.ignored.items())) or "none"
     provenance = {
-        "upstream checkpoint": f"`{checkpoint.name}` (sha256 `{_sha256(checkpoint)}`)",
+        "upstream checkpoint": f"`{checkpoint.name}` (sha256 `{file_sha256(checkpoint)}`)",
         "upstream code": f"{UPSTREAM_REPO} at `{UPSTREAM_COMMIT}` (released checkpoints: `{UPSTREAM_WEIGHTS}`)",
         "upstream recipe": "LoRA on q/k/v/o/gate/up/down of the language model, heads fully trained, on "
         "MER-Caption+ (paper App. B; hub_configs/affectgpt-qwen2.5-7b/train.yaml restates it)",

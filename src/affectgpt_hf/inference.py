@@ -222,7 +222,7 @@ def describe(
             if prepared.kept:
                 if seed is not None and seed_each_batch:
                     torch.manual_seed(seed + prepared.number)
-                batch.update(_generate(model, processor, clips, prepared, kwargs, device, task, label_extractor))
+                batch.update(_generate(model, processor, clips, prepared, kwargs, device, label_extractor))
             results.update(batch)
             if on_batch is not None:
                 on_batch([batch[index] for index in prepared.indices])
@@ -243,8 +243,9 @@ def describe(
 
 @torch.no_grad()
 def _generate(
-    model, processor, clips, prepared: Prepared, kwargs, device, task, label_extractor
+    model, processor, clips, prepared: Prepared, kwargs, device, label_extractor
 ) -> dict[int, DescribeResult]:
+    """Generate for one prepared batch; each kept clip gets its answer and labels (OV parser or the extractor)."""
     dtype = model.dtype
     batch = {
         key: value.to(device, dtype, non_blocking=True) if value.is_floating_point() else value.to(device)

@@ -31,6 +31,20 @@ from .prompt import AUDIO_TOKEN, MULTI_TOKEN
 
 # Upstream's two-token stops besides eos and "###" (14374): "##" + "#" and "#" + "##" in Qwen2.5's vocabulary.
 UPSTREAM_STOP_SEQUENCES = ((565, 2), (2, 565))
+# AffectGPTModel's pooling, pre-fusion and projector modules in the order the model (and upstream) creates them, None
+# where the input mode has no such token: the heads upstream trains fully, PEFT's `modules_to_save`, and what an
+# upstream checkpoint fills.
+HEAD_MODULES = ("video_pooler", "video_projector", "audio_pooler", "audio_projector", "av_fusion", "fusion_projector")
+# The language model's projections in each decoder layer that upstream adapts with LoRA (models/affectgpt.py).
+LORA_MODULES = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
 
 
 def upstream_hidden_states(output, audio_config) -> tuple[torch.Tensor, ...]:
@@ -245,14 +259,7 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         return self.config.qformer_hidden_size if kind == "qformer" else dim
 
     def _head_linears(self):
-        for name in (
-            "video_pooler",
-            "audio_pooler",
-            "video_projector",
-            "audio_projector",
-            "av_fusion",
-            "fusion_projector",
-        ):
+        for name in HEAD_MODULES:
             module = getattr(self, name, None)
             if module is not None:
                 yield from (m for m in module.modules() if isinstance(m, nn.Linear))
@@ -319,59 +326,65 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
     def _merge_modalities(
         self, input_ids, inputs_embeds, pixel_values_videos, input_values, video_features, audio_features
     ):
-        config = self.config
-        wanted = {
-            config.visual_token: config.visual_token_id,
-            AUDIO_TOKEN: config.audio_token_id,
-            MULTI_TOKEN: config.multi_token_id,
-        }
-        present = {
-            token
-            for token, token_id in wanted.items()
-            if token in config.modality_tokens and (input_ids == token_id).any()
-        }
+        """Put the modality tokens into the placeholder slots of `inputs_embeds`: encoder features, then pooled and
+        projected tokens, then the scatter."""
+        present = self._present_placeholders(input_ids)
         if not present:
             return inputs_embeds  # decode steps: the modality tokens were merged at prefill
-        if config.visual_token in present or MULTI_TOKEN in present:
-            if video_features is None:
-                if pixel_values_videos is None:
-                    raise ValueError(
-                        f"input_ids hold {config.visual_token} but neither pixel_values_videos nor video_features "
-                        "was given"
-                    )
-                video_features = self.get_video_features(pixel_values_videos)
-        if AUDIO_TOKEN in present or MULTI_TOKEN in present:
-            if audio_features is None:
-                if input_values is None:
-                    raise ValueError(
-                        "input_ids hold <AudioHere> or <MultiHere> but neither input_values nor audio_features "
-                        "was given"
-                    )
-                audio_features = self.get_audio_features(input_values)
-        dtype = inputs_embeds.dtype
-        modality_tokens = {}
+        video_features, audio_features = self._encoder_features(
+            present, pixel_values_videos, input_values, video_features, audio_features
+        )
+        modality_tokens = self._modality_tokens(present, video_features, audio_features, inputs_embeds.dtype)
+        return self._scatter_modality_tokens(input_ids, inputs_embeds, modality_tokens)
+
+    def _present_placeholders(self, input_ids: torch.Tensor) -> set[str]:
+        """The input mode's placeholder tokens that occur in `input_ids`."""
+        config = self.config
+        return {token for token in config.modality_tokens if (input_ids == config.placeholder_id(token)).any()}
+
+    def _encoder_features(self, present, pixel_values_videos, input_values, video_features, audio_features):
+        """The video and audio features the present placeholders need: those given, else the towers' on the media."""
+        config = self.config
+        if video_features is None and (config.visual_token in present or MULTI_TOKEN in present):
+            if pixel_values_videos is None:
+                raise ValueError(
+                    f"input_ids hold {config.visual_token} but neither pixel_values_videos nor video_features was given"
+                )
+            video_features = self.get_video_features(pixel_values_videos)
+        if audio_features is None and (AUDIO_TOKEN in present or MULTI_TOKEN in present):
+            if input_values is None:
+                raise ValueError(
+                    "input_ids hold <AudioHere> or <MultiHere> but neither input_values nor audio_features was given"
+                )
+            audio_features = self.get_audio_features(input_values)
+        return video_features, audio_features
+
+    def _modality_tokens(self, present, video_features, audio_features, dtype) -> dict[str, torch.Tensor]:
+        """Pool and project each present modality (pre-fuse audio and video for `<MultiHere>`): placeholder ->
+        [B, K, width] with K its query tokens."""
+        config = self.config
+        tokens = {}
         if config.visual_token in present:
             pooled = self._pool(self.video_pooler, video_features.to(dtype), config.num_video_query_tokens)
-            modality_tokens[config.visual_token] = self.video_projector(pooled)
+            tokens[config.visual_token] = self.video_projector(pooled)
         if AUDIO_TOKEN in present:
             pooled = self._pool(self.audio_pooler, audio_features.to(dtype), config.num_audio_query_tokens)
-            modality_tokens[AUDIO_TOKEN] = self.audio_projector(pooled)
+            tokens[AUDIO_TOKEN] = self.audio_projector(pooled)
         if MULTI_TOKEN in present:
-            fused = self.av_fusion(video_features.to(dtype), audio_features.to(dtype))
-            fused = (
-                self.fusion_projector(fused).expand(-1, config.num_multi_query_tokens, -1)
-                if fused.shape[1] == 1
-                else self.fusion_projector(fused)
-            )
-            modality_tokens[MULTI_TOKEN] = fused
+            fused = self.fusion_projector(self.av_fusion(video_features.to(dtype), audio_features.to(dtype)))
+            tokens[MULTI_TOKEN] = fused.expand(-1, config.num_multi_query_tokens, -1) if fused.shape[1] == 1 else fused
+        return tokens
+
+    def _scatter_modality_tokens(self, input_ids, inputs_embeds, modality_tokens: dict[str, torch.Tensor]):
+        """`masked_scatter` each placeholder's tokens into its positions, after checking the counts per sample."""
         for token, values in modality_tokens.items():
-            mask = self.get_placeholder_mask(input_ids, wanted[token], token, values.shape[1])
+            mask = self.get_placeholder_mask(input_ids, self.config.placeholder_id(token), token, values.shape[1])
             if values.shape[0] != input_ids.shape[0]:
                 raise ValueError(
                     f"{token} features cover {values.shape[0]} samples but input_ids has {input_ids.shape[0]} rows"
                 )
             inputs_embeds = inputs_embeds.masked_scatter(
-                mask.unsqueeze(-1).to(inputs_embeds.device), values.to(inputs_embeds.device, dtype)
+                mask.unsqueeze(-1).to(inputs_embeds.device), values.to(inputs_embeds.device, inputs_embeds.dtype)
             )
         return inputs_embeds
 
@@ -394,16 +407,8 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
-            placeholder_ids = [
-                self.config.image_token_id,
-                self.config.audio_token_id,
-                self.config.frame_token_id,
-                self.config.face_token_id,
-                self.config.multi_token_id,
-            ]
-            text_ids = input_ids.masked_fill(
-                torch.isin(input_ids, torch.tensor(placeholder_ids, device=input_ids.device)), 0
-            )
+            placeholder_ids = torch.tensor(self.config.placeholder_ids, device=input_ids.device)
+            text_ids = input_ids.masked_fill(torch.isin(input_ids, placeholder_ids), 0)
             inputs_embeds = self.get_input_embeddings()(text_ids)
             inputs_embeds = self._merge_modalities(
                 input_ids, inputs_embeds, pixel_values_videos, input_values, video_features, audio_features
@@ -474,6 +479,38 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast:
+        r"""Logits (and the loss with `labels`) of the prompt with its modality tokens in the placeholder slots.
+
+        Shapes for the released models (B samples, L tokens; frames, clips and widths come from the config):
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `[B, L]`): the processor's ids; each sample holds the input mode's
+                placeholders (`<FaceHere>` or `<FrameHere>`, `<AudioHere>`, `<MultiHere>`), whose embeddings are
+                replaced by the modality tokens. Pass this or `inputs_embeds`.
+            attention_mask (`torch.Tensor` of shape `[B, L]`): 1 for tokens, 0 for padding.
+            position_ids (`torch.LongTensor` of shape `[B, L]`, *optional*): positions for the language model.
+            cache (`Cache`, *optional*): the language model's key/value cache from earlier steps (generation).
+            inputs_embeds (`torch.Tensor` of shape `[B, L, hidden_size]`, *optional*): embeddings used as they are;
+                nothing is merged into them.
+            pixel_values_videos (`torch.Tensor` of shape `[B, 8, 3, 224, 224]`): the sampled faces or frames (by
+                `input_mode`), normalised by the image processor; read by the vision tower at prefill.
+            input_values (`torch.Tensor` of shape `[B, 8, 32000]`): 8 audio clips of 2 s at 16 kHz each, normalised
+                by the feature extractor; read by the audio tower at prefill.
+            video_features (`torch.Tensor` of shape `[B, 8, 768]`, *optional*): the vision tower's output
+                (`get_video_features`, before pooling) in place of `pixel_values_videos`.
+            audio_features (`torch.Tensor` of shape `[B, 8, 1024]`, *optional*): the audio tower's output
+                (`get_audio_features`, before pooling) in place of `input_values`.
+            labels (`torch.LongTensor` of shape `[B, L]`, *optional*): target ids aligned with `input_ids` (shifted
+                inside the loss); -100 marks positions without loss (bos, prompt and padding in training).
+            use_cache (`bool`, *optional*): return the key/value cache.
+            logits_to_keep (`int` or `torch.Tensor`): compute logits for the last N positions only (0: all), or for
+                the positions a 1-D tensor lists.
+            **kwargs: passed to the language model and the loss (e.g. `num_items_in_batch`).
+
+        Returns:
+            `CausalLMOutputWithPast`: `loss` (a scalar, with `labels`), `logits` `[B, L, vocab_size]` (fewer positions
+            with `logits_to_keep`), `cache`, and the language model's `hidden_states` / `attentions` when asked for.
+        """
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -547,14 +584,7 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         if audio_model is not None:
             model.model.audio_tower = audio_model
         target = causal_lm.lm_head.weight
-        for name in (
-            "video_pooler",
-            "audio_pooler",
-            "video_projector",
-            "audio_projector",
-            "av_fusion",
-            "fusion_projector",
-        ):
+        for name in HEAD_MODULES:
             module = getattr(model.model, name)
             if module is not None:
                 module.to_empty(device=target.device)
@@ -565,4 +595,10 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         return model
 
 
-__all__ = ["AffectGPTPreTrainedModel", "AffectGPTModel", "AffectGPTForConditionalGeneration"]
+__all__ = [
+    "HEAD_MODULES",
+    "LORA_MODULES",
+    "AffectGPTPreTrainedModel",
+    "AffectGPTModel",
+    "AffectGPTForConditionalGeneration",
+]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-# Placeholder tokens, in the order of their ids (151665..151669 in the Qwen2.5 vocabulary).
+# Placeholder tokens, in the order of their ids (tokenizer.added_token_id gives them).
 IMAGE_TOKEN = "<ImageHere>"
 AUDIO_TOKEN = "<AudioHere>"
 FRAME_TOKEN = "<FrameHere>"
@@ -202,14 +202,6 @@ def _text(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}: {value!r}")
     return value
-
-
-def iter_placeholder_counts(prompt: str) -> Iterable[tuple[str, int]]:
-    """(placeholder, count) for each placeholder token present in a rendered prompt."""
-    for token in PLACEHOLDER_TOKENS:
-        count = prompt.count(token)
-        if count:
-            yield token, count
 
 
 def build_chat_template(input_mode: str, query_tokens: dict[str, int] | None = None) -> str:

@@ -2,13 +2,13 @@
 
 The package carries Qwen's 151,643 byte-level BPE ranks. Three things make them Qwen2.5's tokenizer: Qwen2's
 pre-tokenizer pattern (single digits), an NFC normaliser, and Qwen2.5's 22 added tokens at 151643-151664. AffectGPT's
-five placeholders follow at 151665-151669, and upstream overrides bos to ``<|im_start|>`` and pad to eos
-(``<|im_end|>``). The built tokenizer.json (~7 MB) is cached on disk rather than committed.
+five placeholders follow at 151665-151669 (`added_token_id` gives every such id), and upstream overrides bos to
+``<|im_start|>`` and pad to eos (``<|im_end|>``). The built tokenizer.json (~7 MB) is cached on disk rather than
+committed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +17,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_
 from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
 
+from .cache import cache_root, file_sha256
 from .prompt import PLACEHOLDER_TOKENS
 
 QWEN2_PATTERN = (
@@ -48,9 +49,20 @@ QWEN25_ADDED_TOKENS = (
     ("<|repo_name|>", False),
     ("<|file_sep|>", False),
 )
-BOS_TOKEN = "<|im_start|>"
+ENDOFTEXT_TOKEN = "<|endoftext|>"  # Qwen2.5's own bos in its config.json and generation_config.json
+BOS_TOKEN = "<|im_start|>"  # upstream AffectGPT's bos override: what training prepends
 EOS_TOKEN = "<|im_end|>"
 FULL_VOCAB = 151643  # number of BPE ranks of Qwen2.5
+_ADDED_ORDER = tuple(text for text, _ in QWEN25_ADDED_TOKENS) + PLACEHOLDER_TOKENS
+
+
+def added_token_id(token: str, ranks: int = FULL_VOCAB) -> int:
+    """Id of one of Qwen2.5's added tokens or AffectGPT's placeholders in the tokenizer built on ``ranks`` BPE ranks:
+    they follow the ranks in the order of QWEN25_ADDED_TOKENS, then PLACEHOLDER_TOKENS (151644 for ``<|im_start|>``
+    at the full vocabulary)."""
+    if token not in _ADDED_ORDER:
+        raise ValueError(f"{token!r} is not an added token of the tokenizer; expected one of {list(_ADDED_ORDER)}")
+    return ranks + _ADDED_ORDER.index(token)
 
 
 def _ranks_file() -> Path:
@@ -121,18 +133,11 @@ def _build_backend(vocab_size: int) -> Tokenizer:
     return backend
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("AFFECTGPT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "affectgpt_hf"
-    )
-    return Path(root)
-
-
 @lru_cache(maxsize=4)
 def _backend_json(vocab_size: int) -> str:
     """The backend's JSON, built once and cached on disk keyed by the ranks file and the vocabulary size."""
-    digest = hashlib.sha256(_ranks_file().read_bytes()).hexdigest()[:16]
-    path = _cache_dir() / f"qwen2.5-bpe-{vocab_size}-{digest}.json"
+    digest = file_sha256(_ranks_file())[:16]
+    path = cache_root() / f"qwen2.5-bpe-{vocab_size}-{digest}.json"
     if path.exists():
         return path.read_text(encoding="utf-8")
     text = _build_backend(vocab_size).to_str()
@@ -147,7 +152,7 @@ def build_qwen25_tokenizer(vocab_size: int = FULL_VOCAB, with_placeholders: bool
     """Qwen2.5's tokenizer (exact ids at the full vocabulary), set up as upstream AffectGPT uses it.
 
     ``vocab_size`` below 151,643 keeps only the lowest BPE ranks (a small tokenizer for tiny test models): the added
-    tokens then follow right after the kept ranks instead of at 151643.
+    tokens then follow right after the kept ranks instead of at 151643 (see `added_token_id`).
     """
     if not 256 <= vocab_size <= FULL_VOCAB:
         raise ValueError(f"vocab_size must be between 256 and {FULL_VOCAB}, got {vocab_size}")
@@ -167,7 +172,7 @@ def build_qwen25_tokenizer(vocab_size: int = FULL_VOCAB, with_placeholders: bool
         clean_up_tokenization_spaces=False,
     )
     # Ids must be contiguous after the BPE ranks: a mismatch would silently shift every placeholder id.
-    expected_first = vocab_size
-    if tokenizer.convert_tokens_to_ids("<|endoftext|>") != expected_first:
-        raise RuntimeError("added tokens did not land right after the BPE ranks")
+    added = _ADDED_ORDER if with_placeholders else _ADDED_ORDER[: len(QWEN25_ADDED_TOKENS)]
+    if tokenizer.convert_tokens_to_ids(list(added)) != [added_token_id(token, vocab_size) for token in added]:
+        raise RuntimeError("added tokens did not land right after the BPE ranks, in added_token_id's order")
     return tokenizer

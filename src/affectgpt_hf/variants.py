@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from transformers import GenerationConfig
 
-from .configuration_affectgpt import AffectGPTConfig
-from .tokenizer import FULL_VOCAB, QWEN25_ADDED_TOKENS
+from .configuration_affectgpt import PLACEHOLDER_ID_FIELDS, AffectGPTConfig
+from .tokenizer import BOS_TOKEN, ENDOFTEXT_TOKEN, EOS_TOKEN, FULL_VOCAB, added_token_id
 
 ANSWER_STOP_ID = 14374  # "###" in Qwen2.5's vocabulary (kept by the tiny tokenizer's 16,384 ranks)
 
@@ -47,17 +47,15 @@ TINY = {
         "num_key_value_heads": 2,
         "max_position_embeddings": 4096,
         "tie_word_embeddings": False,
-        "bos_token_id": TINY_RANKS,
-        "eos_token_id": TINY_RANKS + 2,
+        "bos_token_id": added_token_id(ENDOFTEXT_TOKEN, TINY_RANKS),  # as Qwen2.5's config.json
+        "eos_token_id": added_token_id(EOS_TOKEN, TINY_RANKS),
     },
 }
 
 
 def placeholder_ids(ranks: int) -> dict[str, int]:
-    """Placeholder ids follow Qwen2.5's 22 added tokens, which follow the BPE ranks."""
-    first = ranks + len(QWEN25_ADDED_TOKENS)
-    names = ("image_token_id", "audio_token_id", "frame_token_id", "face_token_id", "multi_token_id")
-    return {name: first + offset for offset, name in enumerate(names)}
+    """The config's placeholder id fields for a tokenizer on ``ranks`` BPE ranks."""
+    return {field: added_token_id(token, ranks) for token, field in PLACEHOLDER_ID_FIELDS.items()}
 
 
 VARIANTS = {
@@ -70,13 +68,13 @@ VARIANTS = {
 def generation_config(ranks: int) -> GenerationConfig:
     """Greedy by default; stops on <|im_end|>, <|endoftext|> and "###" (the "#"/"##" pairs are the model's default
     stopping criterion). Upstream's sampling is a set of generate() arguments, never saved here."""
-    im_end, endoftext = ranks + 2, ranks
+    im_end, endoftext = added_token_id(EOS_TOKEN, ranks), added_token_id(ENDOFTEXT_TOKEN, ranks)
     return GenerationConfig(
         do_sample=False,
         max_new_tokens=1200,
         eos_token_id=[im_end, endoftext, ANSWER_STOP_ID],
         pad_token_id=im_end,
-        bos_token_id=ranks + 1,
+        bos_token_id=added_token_id(BOS_TOKEN, ranks),  # the tokenizer's bos (upstream's <|im_start|> override)
     )
 
 

@@ -7,15 +7,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
+from affectgpt_hf.modeling_affectgpt import LORA_MODULES
+
 # LoRA on the language model's attention and MLP projections only: a plain name list (q_proj, ..., down_proj) would
 # also hit CLIP's q/k/v projections and HuBERT's, which upstream keeps frozen.
-LANGUAGE_MODEL_LORA_TARGETS = (
-    r"model\.language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
-)
+LANGUAGE_MODEL_LORA_TARGETS = rf"model\.language_model\.layers\.\d+\.({'|'.join(map(re.escape, LORA_MODULES))})"
 
 
 @dataclass

@@ -21,15 +21,14 @@ from trl import SFTTrainer
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
 from affectgpt_hf.model_card import CardFacts, summarize_results, write_model_card
-from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
+from affectgpt_hf.modeling_affectgpt import HEAD_MODULES, AffectGPTForConditionalGeneration
 from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
 from affectgpt_hf.training.arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
-from affectgpt_hf.training.collator import AffectGPTSFTCollator
+from affectgpt_hf.training.collator import IGNORE_INDEX, AffectGPTSFTCollator
 from affectgpt_hf.training.features import read_features_info, towers_checksum
 
 logger = logging.getLogger(__name__)
 
-HEAD_MODULES = ("video_pooler", "video_projector", "audio_pooler", "audio_projector", "av_fusion", "fusion_projector")
 WEIGHT_FILES = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -186,7 +185,7 @@ class AffectGPTTrainer(SFTTrainer):
         )
         with torch.no_grad():
             targets = inputs["labels"][:, 1:]
-            valid = targets != -100
+            valid = targets != IGNORE_INDEX
             correct = outputs.logits[:, :-1][valid].argmax(dim=-1) == targets[valid]
             num_valid = self.accelerator.gather_for_metrics(valid.sum()).sum()
             num_correct = self.accelerator.gather_for_metrics(correct.sum()).sum()

@@ -17,13 +17,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cache import cache_root, file_sha256
 from ..prompt import parse_label_string
 
 UPSTREAM_REPO = "zeroQiaoba/AffectGPT"
 UPSTREAM_COMMIT = "fffca794c6792023234565370e3f69f0488aede9"
 RAW_URL = f"https://raw.githubusercontent.com/{UPSTREAM_REPO}/{UPSTREAM_COMMIT}/AffectGPT/emotion_wheel/{{name}}"
 ENV_WHEEL_DIR = "MER_UNIBENCH_WHEEL_DIR"
-ENV_CACHE_DIR = "AFFECTGPT_HF_CACHE"
 N_WHEELS = 5
 SHA256 = {
     "format.csv": "ba6de7d61db8e129d1d7ef8a2aae22a9e93a2c2e3e683e6f2735d04455f016f2",
@@ -73,16 +73,9 @@ class EmotionWheels:
         return self.sectors[wheel - 1].get(label.lower().strip())
 
 
-def default_cache_dir() -> Path:
-    """Where downloads and parsed tables live: $AFFECTGPT_HF_CACHE, else $XDG_CACHE_HOME or ~/.cache /affectgpt_hf."""
-    if os.environ.get(ENV_CACHE_DIR):
-        return Path(os.environ[ENV_CACHE_DIR])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "affectgpt_hf"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _combined_digest(sums: list[str]) -> str:
+    """One digest of the seven files: SHA-256 of their hex checksums in SHA256's order (keys the parse cache)."""
+    return hashlib.sha256("".join(sums).encode()).hexdigest()
 
 
 def verify_wheel_dir(folder: str | os.PathLike) -> str:
@@ -98,22 +91,22 @@ def verify_wheel_dir(folder: str | os.PathLike) -> str:
             raise FileNotFoundError(
                 f"emotion-wheel folder {folder} has no {name}; expected the seven files {sorted(SHA256)}"
             )
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise ValueError(
                 f"{path} has SHA-256 {actual}, expected {expected} (upstream {UPSTREAM_REPO}@{UPSTREAM_COMMIT[:7]})"
             )
         sums.append(actual)
-    return hashlib.sha256("".join(sums).encode()).hexdigest()
+    return _combined_digest(sums)
 
 
 def download_wheel_files(target: str | os.PathLike | None = None, url: str = RAW_URL) -> Path:
     """Download the seven files from the upstream repository at the pinned commit into ``target``, SHA-256 checked."""
-    target = Path(target) if target is not None else default_cache_dir() / "emotion_wheel" / UPSTREAM_COMMIT[:7]
+    target = Path(target) if target is not None else cache_root() / "emotion_wheel" / UPSTREAM_COMMIT[:7]
     target.mkdir(parents=True, exist_ok=True)
     for name, expected in SHA256.items():
         path = target / name
-        if path.is_file() and _sha256(path) == expected:
+        if path.is_file() and file_sha256(path) == expected:
             continue
         source = url.format(name=name)
         with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (fixed https URL)
@@ -282,8 +275,8 @@ def load_wheels(
     if verify:
         digest = verify_wheel_dir(folder)
     else:
-        digest = hashlib.sha256(b"".join(_sha256(folder / n).encode() for n in SHA256)).hexdigest()
-    cache_file = Path(cache_dir or default_cache_dir()) / "unibench" / f"wheels-v{_PARSE_VERSION}-{digest[:16]}.json"
+        digest = _combined_digest([file_sha256(folder / name) for name in SHA256])
+    cache_file = Path(cache_dir or cache_root()) / "unibench" / f"wheels-v{_PARSE_VERSION}-{digest[:16]}.json"
     wheels = None
     if cache_file.is_file():
         try:

@@ -96,7 +96,7 @@ PYTHONPATH="$SHIMS" "$VENV/bin/python" -c "import transformers, peft, torch; ass
 # 3. The harness, then the golden files (moved in only when complete).
 OUT="$WORK/out"
 rm -rf "$OUT"
-PYTHONPATH="$SHIMS" AFFECTGPT_CACHE="$WORK/cache" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+PYTHONPATH="$SHIMS" AFFECTGPT_HF_CACHE="$WORK/cache" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
   "$VENV/bin/python" "$HERE/harness.py" --upstream "$UP" --repo "$REPO" --out "$OUT" \
   --command "$COMMAND" --source "$DESCR" || die "the harness failed; tests/golden/ is unchanged"
 [[ -f "$OUT/golden.json" && -f "$OUT/golden.npz" ]] || die "the harness wrote no golden files; tests/golden/ is unchanged"
