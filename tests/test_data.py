@@ -25,6 +25,7 @@ from affectgpt_hf.data import (
     load_unibench,
     pick_pair,
     push_to_hub,
+    read_release,
     sft_pairs,
     write_hub_folder,
 )
@@ -228,6 +229,22 @@ def test_bad_tables(caption_release, tmp_path):
         load_mer_caption(caption_release, "mer_caption")
     with pytest.raises(ValueError, match="unknown"):
         load_unibench(caption_release, "mer2099")
+
+
+def test_ov_merd_plus_names_come_from_the_subtitle_csv(tmp_path):
+    """Upstream's OV-MERD+ test names are subtitle_eng.csv's, in its order; each needs an ovlabel.csv row."""
+    import pandas as pd
+
+    root = write_mini_release(tmp_path, "ov_merd_plus", count=3, media=False)
+    names = pd.read_csv(root / "subtitle_eng.csv", dtype={"name": str})["name"].tolist()
+    labels = pd.read_csv(root / "ovlabel.csv", dtype={"name": str})
+    extra = pd.DataFrame({"name": ["not_a_test_clip"], "openset": ["[happy]"]})
+    pd.concat([labels.iloc[:0:-1], extra]).to_csv(root / "ovlabel.csv", index=False)  # reversed, first row gone
+    with pytest.raises(ReleaseError, match=f"{names[0]}: no row in ovlabel.csv"):
+        read_release("ov_merd_plus", root, media=())
+    with pytest.warns(UserWarning, match="1 row"):
+        rows = read_release("ov_merd_plus", root, media=(), skip_missing=True)
+    assert [row["name"] for row in rows] == names[1:]
 
 
 def test_layouts_match_upstream_config():

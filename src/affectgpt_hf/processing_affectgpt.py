@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub.errors import StrictDataclassError
 from transformers import BatchFeature, ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, Unpack
 
 from .media import SAMPLE_RATE, audio_clips, load_audio, load_faces, resize_faces, sample_video_frames
 from .prompt import (
@@ -28,6 +30,19 @@ from .tokenizer import FULL_VOCAB, build_qwen25_tokenizer
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
+class AffectGPTProcessorKwargs(ProcessingKwargs, total=False):
+    """The call's own keywords, beside transformers' per-modality ones (`padding_side`, `max_length`,
+    `return_tensors`, `sampling_rate`, ...). Without `text=`, `subtitles` and the question (a free `question`, else
+    the `task`'s: "ov_labels" or "description") make upstream's prompt; `faces` are OpenFace `.npy` crops or "auto";
+    `on_no_face` is "error" or "frames" (a clip without a face gets the frame model's input)."""
+
+    subtitles: str | Sequence[str | None] | None
+    task: str | None
+    question: str | Sequence[str] | None
+    faces: str | os.PathLike | np.ndarray | Sequence[str | os.PathLike | np.ndarray | None] | None
+    on_no_face: str
+
+
 class AffectGPTProcessor(ProcessorMixin):
     """CLIP image processor per frame, Wav2Vec2 feature extractor over the 8 audio clips, and the Qwen2.5 tokenizer.
 
@@ -39,6 +54,13 @@ class AffectGPTProcessor(ProcessorMixin):
     For face models the output carries `face_sources`: per clip `{"face_source": "openface"|"builtin"|"frames",
     "frames_without_face": n}`. `audio=None` takes the video's own audio track.
     """
+
+    # Defaults of the call's keywords (transformers reads them from the class); prompts are tokenized alone, without
+    # special tokens as upstream, and left-padded for generation.
+    valid_processor_kwargs = AffectGPTProcessorKwargs
+    text_kwargs = {"add_special_tokens": False, "padding": True, "padding_side": "left", "return_tensors": "pt"}
+    task = "ov_labels"
+    on_no_face = "error"
 
     def __init__(
         self,
@@ -83,98 +105,72 @@ class AffectGPTProcessor(ProcessorMixin):
         text: str | Sequence[str] | None = None,
         videos=None,
         audio=None,
-        *,
-        subtitles: str | Sequence[str | None] | None = None,
-        task: str | None = None,
-        question: str | Sequence[str] | None = None,
-        faces=None,
-        on_no_face: str = "error",
-        sampling_rate: int | None = None,
-        return_tensors: str | None = "pt",
-        padding_side: str = "left",
-        max_length: int | None = None,
-        **kwargs,
+        **kwargs: Unpack[AffectGPTProcessorKwargs],
     ) -> BatchFeature:
         """Media and prompts of a batch -> input_ids, attention_mask, pixel_values_videos [B,8,3,224,224] and
         input_values [B,8,32000] (each present when the input mode uses it). Prompts are left-padded for generation."""
         if images is not None:
             raise ValueError("images= is not supported: AffectGPT reads videos (frames), faces and audio")
-        if on_no_face not in ("error", "frames"):
-            raise ValueError(f"on_no_face must be 'error' or 'frames', got {on_no_face!r}")
-        visual, uses_audio = visual_token_of(self.input_mode), uses_audio_of(self.input_mode)
-        columns = {
-            "text": _as_list(text, "text"),
-            "videos": _as_videos(videos),
-            "audio": _as_list(audio, "audio", keep_arrays=True),
-            "subtitles": _as_list(subtitles, "subtitles"),
-            "faces": _as_list(faces, "faces", keep_arrays=True),
-            "question": _as_list(question, "question"),
-        }
-        sizes = {name: len(values) for name, values in columns.items() if values is not None}
-        if not sizes:
-            raise ValueError("pass text= or subtitles= (and the media the input mode needs)")
-        batch = max(sizes.values())
-        for name, size in sizes.items():
-            if (name == "question" and size == 1) or (name == "faces" and _is_auto(faces)):
-                columns[name] = columns[name][:1] * batch
-            elif size != batch:
-                raise ValueError(f"lists of different lengths: {sizes}; give one entry per clip")
-
-        prompts = columns["text"] or [
-            render_prompt(
-                self.input_mode,
-                columns["subtitles"][i] if columns["subtitles"] else None,
-                question_for(
-                    task if task is not None else "ov_labels", columns["question"][i] if columns["question"] else None
-                ),
-                self.query_tokens,
-            )
-            for i in range(batch)
-        ]
-        data = dict(self._tokenize(prompts, padding_side, max_length))
-        face_sources = []
-        if visual is not None:
-            pixels = []
-            for i in range(batch):
-                values, source = self._visual(i, visual, columns["videos"], columns["faces"], on_no_face)
-                pixels.append(values)
-                face_sources.append(source)
+        options = self._options(kwargs)
+        columns, batch = _columns(text, videos, audio, options)
+        prompts = columns["text"] or [self._prompt(i, columns, options["task"]) for i in range(batch)]
+        data = self._tokenize(prompts, options["text_kwargs"])
+        visual, videos, pixels, face_sources = visual_token_of(self.input_mode), columns["videos"], [], []
+        for i in range(batch if visual is not None else 0):
+            values, source = self._visual(i, visual, videos, columns["faces"], options["on_no_face"])
+            pixels.append(values)
+            face_sources.append(source)
+        if pixels:
             data["pixel_values_videos"] = np.stack(pixels)
-        if uses_audio:
-            data["input_values"] = np.stack(
-                [self._audio(i, columns["audio"], columns["videos"], sampling_rate) for i in range(batch)]
-            )
-        features = BatchFeature(data=data, tensor_type=return_tensors)
+        if uses_audio_of(self.input_mode):
+            rate = options["audio_kwargs"].get("sampling_rate")
+            data["input_values"] = np.stack([self._audio(i, columns["audio"], videos, rate) for i in range(batch)])
+        features = BatchFeature(data=data, tensor_type=options["text_kwargs"].get("return_tensors"))
         if visual == FACE_TOKEN:
             features.face_sources = face_sources  # an attribute, not a model input
         return features
 
-    def _tokenize(self, prompts: list[str], padding_side: str, max_length: int | None) -> dict:
-        """Tokenize each prompt alone (no special tokens, as upstream), left-truncating over-long prompts."""
-        if padding_side not in ("left", "right"):
-            raise ValueError(f"padding_side={padding_side!r}; expected 'left' (generation) or 'right'")
-        ids = [self.tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    def _options(self, kwargs: dict) -> dict:
+        """The call's keywords over the class defaults, per modality (transformers' merge); a bad value is a
+        ValueError. The tokenizer's own settings are left out: its padding side must not override left padding."""
+        side = kwargs.get("padding_side", self.text_kwargs["padding_side"])
+        if side not in ("left", "right"):
+            raise ValueError(f"padding_side={side!r}; expected 'left' (generation) or 'right'")
+        try:
+            options = self._merge_kwargs(**kwargs)
+        except StrictDataclassError as error:
+            raise ValueError(f"{error}") from None
+        if options["on_no_face"] not in ("error", "frames"):
+            raise ValueError(f"on_no_face must be 'error' or 'frames', got {options['on_no_face']!r}")
+        max_length = options["text_kwargs"].get("max_length")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length={max_length}; expected a positive number of tokens")
+        return options
+
+    def _prompt(self, i: int, columns: dict, task: str | None) -> str:
+        """Upstream's prompt for clip ``i``: its subtitle and the question (a free one, else the task's)."""
+        subtitle = columns["subtitles"][i] if columns["subtitles"] else None
+        free = columns["question"][i] if columns["question"] else None
+        question = question_for(self.task if task is None else task, free)
+        return render_prompt(self.input_mode, subtitle, question, self.query_tokens)
+
+    def _tokenize(self, prompts: list[str], text_kwargs: dict) -> dict:
+        """Each prompt tokenized alone (no special tokens, as upstream), over-long ones left-truncated as upstream,
+        then padded by the tokenizer."""
+        max_length = text_kwargs.get("max_length")
+        ids = self.tokenizer(prompts, add_special_tokens=text_kwargs["add_special_tokens"])["input_ids"]
         if max_length is not None:
-            for i, row in enumerate(ids):
-                if len(row) > max_length:
-                    warnings.warn(
-                        f"prompt {i} has {len(row)} tokens, over max_length={max_length}: its first "
-                        f"{len(row) - max_length} tokens are dropped, as upstream does",
-                        stacklevel=3,
-                    )
-                    ids[i] = row[-max_length:]
-        width = max(len(row) for row in ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids, mask = [], []
-        for row in ids:
-            fill = width - len(row)
-            if padding_side == "left":
-                input_ids.append([pad] * fill + row)
-                mask.append([0] * fill + [1] * len(row))
-            else:
-                input_ids.append(row + [pad] * fill)
-                mask.append([1] * len(row) + [0] * fill)
-        return {"input_ids": np.array(input_ids, dtype=np.int64), "attention_mask": np.array(mask, dtype=np.int64)}
+            ids = _left_truncated(ids, max_length)
+        padded = self.tokenizer.pad(
+            {"input_ids": ids},
+            padding=text_kwargs["padding"],
+            max_length=max_length if text_kwargs["padding"] == "max_length" else None,
+            pad_to_multiple_of=text_kwargs.get("pad_to_multiple_of"),
+            padding_side=text_kwargs["padding_side"],
+            return_attention_mask=True,
+            return_tensors="np",
+        )
+        return {name: padded[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
 
     def _visual(self, i: int, visual: str, videos, faces, on_no_face: str) -> tuple[np.ndarray, dict | None]:
         """8 faces (as stored, BGR) or 8 frames (RGB) -> [8, 3, 224, 224] CLIP pixel values, and the face source."""
@@ -322,6 +318,41 @@ class AffectGPTProcessor(ProcessorMixin):
             qwen_bpe_ranks=qwen_bpe_ranks,
             **settings,
         )
+
+
+def _columns(text, videos, audio, options: dict) -> tuple[dict, int]:
+    """The per-clip inputs as lists of one length, the batch size (a lone question or faces="auto" goes to every
+    clip); lists of other lengths are an error."""
+    columns = {
+        "text": _as_list(text, "text"),
+        "videos": _as_videos(videos),
+        "audio": _as_list(audio, "audio", keep_arrays=True),
+        "subtitles": _as_list(options.get("subtitles"), "subtitles"),
+        "faces": _as_list(options.get("faces"), "faces", keep_arrays=True),
+        "question": _as_list(options.get("question"), "question"),
+    }
+    sizes = {name: len(values) for name, values in columns.items() if values is not None}
+    if not sizes:
+        raise ValueError("pass text= or subtitles= (and the media the input mode needs)")
+    batch = max(sizes.values())
+    for name, size in sizes.items():
+        if (name == "question" and size == 1) or (name == "faces" and _is_auto(options.get("faces"))):
+            columns[name] = columns[name][:1] * batch
+        elif size != batch:
+            raise ValueError(f"lists of different lengths: {sizes}; give one entry per clip")
+    return columns, batch
+
+
+def _left_truncated(ids: list[list[int]], max_length: int) -> list[list[int]]:
+    """Each prompt's last ``max_length`` tokens, as upstream keeps them; every prompt cut is warned about."""
+    for i, row in enumerate(ids):
+        if len(row) > max_length:
+            warnings.warn(
+                f"prompt {i} has {len(row)} tokens, over max_length={max_length}: its first {len(row) - max_length} "
+                "tokens are dropped, as upstream does",
+                stacklevel=4,
+            )
+    return [row[-max_length:] for row in ids]
 
 
 def _is_auto(value) -> bool:

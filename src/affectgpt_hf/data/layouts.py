@@ -41,6 +41,7 @@ class ReleaseLayout:
     test_count: int | None = None  # upstream's assert on the test names
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    names_from_subtitles: bool = False  # the split's names are the subtitle CSV's (OV-MERD+), each needs a label row
 
 
 _MER2025_SUBTITLES = {"subtitle_en": "english", "subtitle_zh": "chinese"}
@@ -102,6 +103,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             default_splits=("test",),
             test_count=532,
             description="OV-MERD+ (532 clips), open-vocabulary labels.",
+            names_from_subtitles=True,  # upstream's test names come from subtitle_eng.csv
         ),
         ReleaseLayout(
             name="mer2023",

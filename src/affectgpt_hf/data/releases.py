@@ -31,6 +31,9 @@ _MAGIC = {
     ".npy": lambda head: head[:6] == b"\x93NUMPY",
 }
 
+# IEMOCAP's splits: the ``whole_corpus`` names whose 5th character is one of these session digits, as upstream.
+_SESSIONS = {"session5": "5", "sessions1-4": "1234"}
+
 
 class ReleaseError(ValueError):
     """Rows of a release that cannot be used; ``problems`` holds (name, reason) pairs."""
@@ -247,70 +250,85 @@ def _label_rows(
     layout: ReleaseLayout, root: Path, split: str, annotations: str | os.PathLike | None
 ) -> tuple[dict[str, dict], list[tuple[str, str]]]:
     """name -> task columns (description / ov_labels / emotion / valence), in upstream's name order."""
-    problems: list[tuple[str, str]] = []
-    rows: dict[str, dict] = {}
     if layout.task in ("caption", "ov"):
-        if layout.name == "mer_caption":
-            if annotations is None:
-                raise ValueError(
-                    "mer_caption has no fixed annotation file upstream; pass annotations=CSV (--annotations) with "
-                    "columns name, reason (or description) and optionally openset"
-                )
-            label_path = Path(annotations)
-        else:
-            label_path = root / layout.label_file
-        frame = read_csv(label_path, ("name",))
-        has_openset = "openset" in frame.columns
-        if layout.task == "ov" and not has_openset:
-            raise ValueError(f"{label_path} has no 'openset' column; found {list(frame.columns)}")
-        descriptions = None
-        if layout.task == "caption":
-            if layout.name == "mer_caption":
-                column = next((c for c in ("reason", "description") if c in frame.columns), None)
-                if column is None:
-                    raise ValueError(
-                        f"{label_path} has no 'reason' or 'description' column; found {list(frame.columns)}"
-                    )
-                descriptions = {str(n): v for n, v in zip(frame["name"], frame[column], strict=True)}
-            else:
-                description_path = root / layout.extra["description_file"]
-                described = read_csv(description_path, ("name", "reason"))
-                descriptions = {str(n): v for n, v in zip(described["name"], described["reason"], strict=True)}
-        for clip, row in _by_name(frame, label_path, layout.name).items():
-            record: dict = {}
-            if has_openset:
-                try:
-                    record["ov_labels"] = parse_openset(row["openset"])
-                except ValueError as error:
-                    problems.append((clip, f"{label_path.name}: {error}"))
-                    continue
-            else:
-                record["ov_labels"] = None  # the source has no labels (not "no emotion")
-            if descriptions is not None:
-                text = descriptions.get(clip)
-                if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
-                    problems.append((clip, "no description (reason)"))
-                    continue
-                record["description"] = str(text)
-            rows[clip] = record
-        if layout.name == "ov_merd_plus":
-            # upstream's test names are the subtitle CSV's; every one needs a label row
-            subtitle_names = read_csv(root / layout.subtitle_csv)["name"].astype(str).tolist()
-            problems += [(clip, f"no row in {label_path.name}") for clip in subtitle_names if clip not in rows]
-            rows = {clip: rows[clip] for clip in subtitle_names if clip in rows}
-        return rows, problems
+        return _csv_label_rows(layout, root, annotations)
+    return _npz_label_rows(layout, root, layout.splits[split])
 
-    source = layout.splits[split]
-    label_path = root / layout.label_file
-    if source in ("session5", "sessions1-4"):
-        corpus = read_label_npz(label_path, "whole_corpus")
-        sessions = {"session5": "5", "sessions1-4": "1234"}[source]
-        not_session = [clip for clip in corpus if len(clip) < 5 or not clip[4].isdigit()]
-        if not_session:
-            raise ValueError(f"{label_path}: names {not_session[:10]} carry no session digit at position 5")
-        corpus = {clip: value for clip, value in corpus.items() if clip[4] in sessions}
+
+def _csv_label_rows(
+    layout: ReleaseLayout, root: Path, annotations: str | os.PathLike | None
+) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """The caption and OV sets' rows from their label CSV: ``ov_labels`` (None where the CSV has no ``openset``) and
+    the caption sets' ``description``."""
+    label_path = _label_csv_path(layout, root, annotations)
+    frame = read_csv(label_path, ("name",))
+    has_openset = "openset" in frame.columns
+    if layout.task == "ov" and not has_openset:
+        raise ValueError(f"{label_path} has no 'openset' column; found {list(frame.columns)}")
+    descriptions = _descriptions(layout, root, frame, label_path) if layout.task == "caption" else None
+    rows: dict[str, dict] = {}
+    problems: list[tuple[str, str]] = []
+    for clip, row in _by_name(frame, label_path, layout.name).items():
+        record: dict = {"ov_labels": None}  # None: the source has no labels (not "no emotion")
+        if has_openset:
+            try:
+                record["ov_labels"] = parse_openset(row["openset"])
+            except ValueError as error:
+                problems.append((clip, f"{label_path.name}: {error}"))
+                continue
+        if descriptions is not None:
+            text = descriptions.get(clip)
+            if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+                problems.append((clip, "no description (reason)"))
+                continue
+            record["description"] = str(text)
+        rows[clip] = record
+    if layout.names_from_subtitles:
+        rows, unlabelled = _in_subtitle_order(layout, root, rows, label_path)
+        problems += unlabelled
+    return rows, problems
+
+
+def _in_subtitle_order(
+    layout: ReleaseLayout, root: Path, rows: dict[str, dict], label_path: Path
+) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """``rows`` of the subtitle CSV's names in its order (upstream's test names), and those without a label row."""
+    subtitle_names = read_csv(root / layout.subtitle_csv)["name"].astype(str).tolist()
+    unlabelled = [(clip, f"no row in {label_path.name}") for clip in subtitle_names if clip not in rows]
+    return {clip: rows[clip] for clip in subtitle_names if clip in rows}, unlabelled
+
+
+def _label_csv_path(layout: ReleaseLayout, root: Path, annotations: str | os.PathLike | None) -> Path:
+    """The layout's label CSV, or for a layout without one (MER-Caption) the user's ``annotations`` CSV."""
+    if layout.label_file is not None:
+        return root / layout.label_file
+    if annotations is None:
+        raise ValueError(
+            f"{layout.name} has no fixed annotation file upstream; pass annotations=CSV (--annotations) with "
+            "columns name, reason (or description) and optionally openset"
+        )
+    return Path(annotations)
+
+
+def _descriptions(layout: ReleaseLayout, root: Path, frame: pd.DataFrame, label_path: Path) -> dict[str, object]:
+    """name -> description: the ``reason`` column of the layout's description file if it names one, else the label
+    table's own ``reason`` (or ``description``) column."""
+    if "description_file" in layout.extra:
+        frame = read_csv(root / layout.extra["description_file"], ("name", "reason"))
+        column = "reason"
     else:
-        corpus = read_label_npz(label_path, source)
+        column = next((c for c in ("reason", "description") if c in frame.columns), None)
+        if column is None:
+            raise ValueError(f"{label_path} has no 'reason' or 'description' column; found {list(frame.columns)}")
+    return {str(name): text for name, text in zip(frame["name"], frame[column], strict=True)}
+
+
+def _npz_label_rows(layout: ReleaseLayout, root: Path, source: str) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """The emotion and sentiment sets' rows from the label npz's ``source`` split (or IEMOCAP's sessions)."""
+    label_path = root / layout.label_file
+    corpus = _sessions(label_path, source) if source in _SESSIONS else read_label_npz(label_path, source)
+    rows: dict[str, dict] = {}
+    problems: list[tuple[str, str]] = []
     for clip, value in corpus.items():
         clip = str(clip)
         try:
@@ -318,6 +336,15 @@ def _label_rows(
         except ValueError as error:
             problems.append((clip, f"{label_path.name}[{source}]: {error}"))
     return rows, problems
+
+
+def _sessions(label_path: Path, source: str) -> dict[str, dict]:
+    """The ``whole_corpus`` entries of the sessions of ``source`` (a name's 5th character is its session)."""
+    corpus = read_label_npz(label_path, "whole_corpus")
+    not_session = [clip for clip in corpus if len(clip) < 5 or not clip[4].isdigit()]
+    if not_session:
+        raise ValueError(f"{label_path}: names {not_session[:10]} carry no session digit at position 5")
+    return {clip: value for clip, value in corpus.items() if clip[4] in _SESSIONS[source]}
 
 
 def _label_value(layout: ReleaseLayout, value: object) -> dict:
