@@ -127,16 +127,16 @@ def sample_video_frames(
     ``video`` is a path (or bytes / a binary file object) of anything FFmpeg reads, or a (T, H, W, 3)
     uint8 RGB array. ``size`` is (height, width); ``None`` keeps the decoded size.
 
-    T is the number of video packets of the first video stream (what decord's ``len(vr)`` counts, equal
-    to the number of frames a full decode yields for a well-formed file; packets the container marks as
-    discarded are not counted). The result equals a full decode indexed at the chosen frames: only the
-    chosen frames are converted; decoding stops after the last one; frames no other frame refers to
-    (FFmpeg's ``skip_frame`` NONREF class: non-reference H.264 frames, MPEG-4 B-VOPs) are not decoded
-    unless chosen, nor even sent to the decoder where the packet holds nothing else; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs) the
-    decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe
-    and shown after it refers to anything before it). Every shortcut is checked (landings against the
-    packet index, each chosen frame by its timestamp), else the plain sequential decode is used. If
-    fewer frames decode than packets exist, the indices are recomputed over the frames that decoded.
+    T is the number of video packets of the first video stream (what decord's ``len(vr)`` counts, equal to the
+    number of frames a full decode yields for a well-formed file; packets the container marks as discarded are not
+    counted). The result equals a full decode indexed at the chosen frames: only the chosen frames are converted;
+    decoding stops after the last one; frames no other frame refers to (FFmpeg's ``skip_frame`` NONREF class: non-
+    reference H.264 frames, MPEG-4 B-VOPs) are not decoded unless chosen, nor even sent to the decoder where the
+    packet holds nothing else; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs)
+    the decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe and
+    shown after it refers to anything before it). Every shortcut is checked (landings against the packet index, each
+    chosen frame by its timestamp), else the plain sequential decode is used. If fewer frames decode than packets
+    exist, the indices are recomputed over the frames that decoded.
 
     ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
     does: an FFmpeg filter graph ``scale=W:H`` (aspect not kept, the scale filter's default bilinear
