@@ -207,3 +207,13 @@ def test_dataset_build_repeated_config_and_underscore_spelling(tmp_path, capsys)
     assert capsys.readouterr().out.strip() == f"wrote {out}"
     assert main([*argv, "--config", "mer2099"]) == 2
     assert capsys.readouterr().err.startswith("affectgpt dataset build: error: ")
+
+
+def test_describe_reads_its_side_inputs_before_the_model(clips, tmp_path, capsys):
+    """--subtitles is read (and a bad CSV named) before any model loads; PATH... must exist."""
+    table = tmp_path / "subs.csv"
+    table.write_text("name,text\nclip0,hi\n", encoding="utf-8")
+    assert main(["describe", str(clips[0]), "--subtitles", str(table), "--model", str(tmp_path / "no-model")]) == 2
+    assert f"affectgpt describe: error: {table} lacks column(s) ['subtitle']" in capsys.readouterr().err
+    assert main(["describe", str(tmp_path / "nowhere.mp4")]) == 2
+    assert "nowhere.mp4 does not exist; expected a video file or a folder of videos" in capsys.readouterr().err

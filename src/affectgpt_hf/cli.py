@@ -1,8 +1,8 @@
-"""`affectgpt <command>`: a thin command line over the package's modules (DESIGN.md's CLI table).
+"""`affectgpt <command>`: a thin command line over the package's modules (README.md, "The command line").
 
 Each command's options come from dataclasses through transformers' `HfArgumentParser` (`train`: TRL's `TrlParser`),
 their help from the fields' metadata; options several commands share come from one dataclass (`InferenceArguments`,
-`ScoringArguments`, `PublishArguments`). A command's modules are imported only when it runs, so `--help` stays fast.
+`ScoringArguments`, `PublishArguments`). A command's modules (and dataclasses) are imported only when it runs.
 """
 
 from __future__ import annotations
