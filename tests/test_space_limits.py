@@ -72,14 +72,17 @@ def _uploaded(uploads: Path, source: Path, name: str | None = None) -> str:
 
 
 def test_limits_from_flags_and_environment(monkeypatch):
-    from affectgpt_hf.cli import build_parser
+    from affectgpt_hf import demo
+    from affectgpt_hf.cli import main
 
     assert Limits() == Limits(100.0, 120.0, 300.0)  # defaults far above any test clip
     monkeypatch.setenv(ENV_LIMITS["max_upload_mb"], "7.5")
     monkeypatch.setenv(ENV_LIMITS["request_timeout_s"], "30")
     assert Limits.from_env() == Limits(7.5, 120.0, 30.0)
-    args = build_parser().parse_args(["demo", "--max-seconds", "12", "--max-upload-mb", "2"])
-    assert limits_from_args(args) == Limits(2.0, 12.0, 30.0)  # flags over environment over defaults
+    launched = []
+    monkeypatch.setattr(demo, "launch", launched.append)  # `affectgpt demo` up to the launch of the app
+    assert main(["demo", "--max-seconds", "12", "--max-upload-mb", "2"]) == 0
+    assert limits_from_args(launched[0]) == Limits(2.0, 12.0, 30.0)  # flags over environment over defaults
     monkeypatch.setenv(ENV_LIMITS["max_seconds"], "lots")
     with pytest.raises(ValueError, match=r"\$AFFECTGPT_MAX_SECONDS = 'lots'; expected a number"):
         Limits.from_env()

@@ -21,7 +21,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,40 +51,42 @@ from .benchmark_report import (
     write_benchmark_report,
     write_samples,
 )
-from .inference import Clip, describe, generation_kwargs, load_model
+from .inference import Clip, InferenceArguments, describe, generation_kwargs, load_model
 from .jsonl import append_jsonl, read_jsonl
-from .pipeline import CLIP_TIMEOUT
 from .processes import Processes, free_accelerator_memory
 from .unibench import get_extractor, score_predictions
 from .unibench.benchsets import BenchSet
+from .unibench.extraction import ScoringArguments
 from .unibench.files import LABELS, SENTIMENT, Predictions
 
 
 @dataclass
-class BenchmarkConfig:
-    """What one benchmark run does. ``checkpoints`` (folders, or names under ``model``) turn on the best-epoch
-    protocol; ``limit`` keeps the first N clips of each set (smoke runs; the report says so)."""
+class BenchmarkConfig(InferenceArguments, ScoringArguments):
+    """What one benchmark run does (also the options of `affectgpt benchmark`): these fields, plus how clips run
+    through the model (:class:`InferenceArguments`) and how answers are scored (:class:`ScoringArguments`).
+    ``checkpoints`` (folders, or names under ``model``) turn on the best-epoch protocol; ``limit`` keeps the first N
+    clips of each set (smoke runs; the report says so)."""
 
-    model: str | None = None
-    data_root: str = ""
-    datasets: Sequence[str] | None = None
-    checkpoints: Sequence[str] | None = None
-    judge: str | None = None
-    judge_sampling: str = "greedy"
-    output_dir: str = "runs/benchmark"
-    batch_size: int = 8
-    upstream_sampling: bool = False
-    seed: int | None = None
-    max_new_tokens: int | None = None
-    dtype: str | None = None
-    device: str | None = None
-    upstream_npz: bool = False
-    wheel_dir: str | None = None
-    cache_dir: str | None = None
-    limit: int | None = None
-    progress: bool = True
-    num_workers: int | None = None  # media workers per process (None: pipeline.default_num_workers())
-    clip_timeout: float | None = CLIP_TIMEOUT
+    model: str | None = field(
+        default=None, metadata={"help": "a saved AffectGPT folder or Hub id (or the folder holding --checkpoints)"}
+    )
+    data_root: str = field(
+        default="", metadata={"help": "folder holding the upstream test-set releases", "required": True}
+    )
+    datasets: list[str] | None = field(
+        default=None, metadata={"help": "subset, e.g. MER2023 OVMERDPlus or mer2023 ov_merd_plus (default: all 9)"}
+    )
+    checkpoints: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "several checkpoint folders (paths or names under --model): upstream's best epoch per data set"
+        },
+    )
+    output_dir: str = field(default="runs/benchmark", metadata={"help": "report and caches (reruns continue here)"})
+    upstream_npz: bool = field(default=False, metadata={"help": "also write upstream's result npz files"})
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache for the built test sets"})
+    limit: int | None = field(default=None, metadata={"help": "first N clips of each set (smoke runs)"})
+    progress: bool = field(default=True, metadata={"help": "progress bars (--no-progress: none)"})
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -1,466 +1,450 @@
-"""`affectgpt <command>`: a thin command line over the package's modules (DESIGN.md's CLI table)."""
+"""`affectgpt <command>`: a thin command line over the package's modules (README.md, "The command line").
+
+Each command's options come from dataclasses through transformers' `HfArgumentParser` (`train`: TRL's `TrlParser`),
+their help from the fields' metadata; options several commands share come from one dataclass (`InferenceArguments`,
+`ScoringArguments`, `PublishArguments`). A command's modules (and dataclasses) are imported only when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
 
-# Each entry: command name -> function that adds its sub-parser and sets `func`. Commands import their module lazily so
-# that `affectgpt --help` stays fast.
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
+# Command name ("describe", or two words: "dataset build") -> (help, run). `run(argv)` parses the command's own
+# arguments (the top-level parser only picks the command) and returns the exit status.
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
+GROUPS = {
+    "dataset": "MER-Caption / MER-UniBench datasets",
+    "faces": "OpenFace-style face crops made in-process (faces extra)",
+}
 
 
-def command(name: str):
-    """Register the function that builds the sub-parser of `affectgpt <name>`."""
+def command(name: str, help: str):
+    """Register `run(argv) -> int` as `affectgpt <name>`."""
 
-    def register(build: Callable[[argparse._SubParsersAction], None]):
-        COMMANDS[name] = build
-        return build
+    def register(run: Callable[[list[str]], int]):
+        COMMANDS[name] = (help, run)
+        return run
 
     return register
 
 
-@command("dataset")
-def _build_dataset_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt dataset build`: an upstream release -> a Hub-ready folder (Parquet + README configs)."""
-    parser = sub.add_parser("dataset", help="MER-Caption / MER-UniBench datasets")
-    actions = parser.add_subparsers(dest="dataset_command", required=True)
-    build = actions.add_parser("build", help="upstream release -> Hub-ready folder (Parquet + README.md)")
-    build.add_argument("--data-dir", required=True, help="an upstream release folder, or a root holding several")
-    build.add_argument("--out", required=True, help="output folder (load it with datasets.load_dataset(OUT, NAME))")
-    build.add_argument("--config", action="append", help="config to build (repeatable; default: all found)")
-    build.add_argument("--annotations", help="annotation CSV of mer_caption (name, reason[, openset])")
-    build.add_argument("--embed-media", action="store_true", help="embed video/audio/face bytes (default: tables only)")
-    build.add_argument(
-        "--media",
-        nargs="+",
-        choices=["video", "audio", "face"],
-        help="embed only these kinds (e.g. --media video audio)",
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with each option's default appended, unless it is required, None/False or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parse(name: str, argv: list[str], *types: type, extra: Callable[[argparse.ArgumentParser], None] | None = None):
+    """`affectgpt <name>`'s arguments -> one instance of each dataclass in ``types``, then, when ``extra`` added
+    arguments that no dataclass holds (a positional PATH...), their Namespace. Options read `--field-name` (or
+    `--field_name`); bad arguments exit with argparse's usage error."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(
+        types, prog=f"affectgpt {name}", description=COMMANDS[name][0], formatter_class=HelpFormatter
     )
-    build.add_argument("--skip-missing", action="store_true", help="skip rows with bad media, with a warning")
-    build.add_argument("--num-proc", type=int, default=None, help="worker processes for building")
-    build.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder as a private dataset repo")
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.data.hub import push_to_hub, write_hub_folder
-
-        out = write_hub_folder(
-            args.data_dir,
-            args.out,
-            configs=args.config,
-            annotations=args.annotations,
-            embed_media=args.embed_media,
-            skip_missing=args.skip_missing,
-            num_proc=args.num_proc,
-            media=args.media,
-        )
-        print(f"wrote {out}")
-        if args.push_to_hub:
-            print(f"pushed: {push_to_hub(out, args.push_to_hub)}")
-        return 0
-
-    build.set_defaults(func=run)
+    if extra is not None:
+        extra(parser)
+    for action in parser._actions:  # --field-name first: usage and help show the form DESIGN.md and README use
+        action.option_strings.sort(key=lambda option: "_" in option)
+    *parsed, rest = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return tuple(parsed)
 
 
-@command("evaluate")
-def _build_evaluate_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt evaluate`: score predictions (JSONL or upstream npz outputs) on one MER-UniBench set -> report."""
-    parser = sub.add_parser("evaluate", help="score predictions on one MER-UniBench data set -> report")
-    parser.add_argument(
-        "--predictions",
-        required=True,
-        help="JSONL (name + text|labels|sentiment), an upstream npz, "
-        "or an upstream results folder (every epoch scored, best epoch reported)",
+def add_paths(parser: argparse.ArgumentParser) -> None:
+    """The positional PATH... of `describe` and `faces extract`."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders of videos")
+
+
+# ---------------------------------------------------------------------------------------------------------- describe
+@command("describe", "describe the emotions in clips (JSONL out)")
+def _describe(argv: list[str]) -> int:
+    import json
+
+    from affectgpt_hf.inference import DescribeArguments, InferenceArguments, describe_files
+    from affectgpt_hf.pipeline import WorkerError
+
+    arguments, runtime, extra = parse("describe", argv, DescribeArguments, InferenceArguments, extra=add_paths)
+    try:
+        results = describe_files(extra.paths, arguments, runtime)
+    except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
+        print(f"affectgpt describe: error: {error}", file=sys.stderr)
+        return 1
+    lines = "".join(json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results)
+    if arguments.output:
+        with open(arguments.output, "w", encoding="utf-8") as out:
+            out.write(lines)
+    else:
+        sys.stdout.write(lines)
+    failed = [result.name for result in results if result.error]
+    if failed:
+        print(f"skipped {len(failed)} clip(s) that could not be read: {', '.join(failed)}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------- benchmark
+@command("benchmark", "MER-UniBench end to end: describe the 9 test sets, extract, score")
+def _benchmark(argv: list[str]) -> int:
+    from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+
+    (config,) = parse("benchmark", argv, BenchmarkConfig)
+    report = run_benchmark(config)
+    if report is not None:
+        mean = report["mean"] if report["complete"] else report["mean_of_run"]
+        which = "MER-UniBench mean" if report["complete"] else f"mean of {len(report['datasets'])} sets"
+        print(f"{which}: {mean:.2f} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
+        print(f"wrote {config.output_dir}/benchmark.json, benchmark.md, benchmark.png")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------- evaluate
+@dataclass
+class EvaluateArguments:
+    """`affectgpt evaluate`: which predictions, scored on which set against which references, reported where."""
+
+    predictions: str = field(
+        metadata={
+            "help": "JSONL (name + text|labels|sentiment), an upstream npz, or an upstream results folder (every "
+            "epoch scored, best epoch reported)"
+        }
     )
-    parser.add_argument(
-        "--dataset",
-        required=True,
-        help="MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus "
-        "(or their config names: mer2023 ... ov_merd_plus)",
+    dataset: str = field(
+        metadata={
+            "help": "MER2023, MER2024, IEMOCAPFour, MELD, CMUMOSI, CMUMOSEI, SIMS, SIMSv2 or OVMERDPlus (or their "
+            "config names: mer2023 ... ov_merd_plus)"
+        }
     )
-    parser.add_argument(
-        "--references",
-        required=True,
-        help="upstream label npz / ovlabel.csv, a table, or a built "
-        "data set folder (Parquet/JSONL with name, ov_labels, emotion, valence)",
+    references: str = field(
+        metadata={
+            "help": "upstream label npz / ovlabel.csv, a table, or a built data set folder (Parquet/JSONL with name, "
+            "ov_labels, emotion, valence)"
+        }
     )
-    parser.add_argument("--judge", help="chat model id or folder for LLM label extraction (default: offline lexicon)")
-    parser.add_argument(
-        "--judge-sampling",
-        choices=["greedy", "upstream"],
-        default="greedy",
-        help="judge decoding: greedy (default) or upstream's temperature 0.7 / top_p 0.8 sampling",
+    output_dir: str = field(default="runs/evaluate", metadata={"help": "where to write DATASET.json/.md/.png"})
+
+
+@command("evaluate", "score predictions on one MER-UniBench data set -> report")
+def _evaluate(argv: list[str]) -> int:
+    from affectgpt_hf.unibench.extraction import ScoringArguments, get_extractor
+    from affectgpt_hf.unibench.report import evaluate_dataset, write_report
+
+    args, scoring = parse("evaluate", argv, EvaluateArguments, ScoringArguments)
+    extractor = get_extractor(scoring.judge, sampling=scoring.judge_sampling) if scoring.judge else None
+    report = evaluate_dataset(args.predictions, args.dataset, args.references, extractor, scoring.wheel_dir)
+    paths = write_report(report, args.output_dir)
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in report["scores_x100"].items())
+    print(f"{report['dataset']}: {scores} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------------- train
+@command("train", "TRL SFT: --config CONFIG.yaml [--field value ...] (train --help lists the fields)")
+def _train(argv: list[str]) -> int:
+    from affectgpt_hf.training import parse_train_args, train
+
+    print(f"wrote {train(*parse_train_args(argv))}")  # TrlParser: ModelArguments, DataArguments, AffectGPTSFTConfig
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- cache-features
+@dataclass
+class CacheFeaturesArguments:
+    """`affectgpt cache-features`: which towers run over which data set, and where the features go."""
+
+    model: str = field(metadata={"help": "AffectGPT folder or Hub id (a hub_configs folder: random)"})
+    dataset: str = field(metadata={"help": "upstream release, built Hub folder or save_to_disk folder"})
+    output: str = field(metadata={"help": "output folder (datasets.save_to_disk)"})
+    vision: str | None = field(
+        default=None, metadata={"help": "CLIP id or folder (with --model a hub_configs folder: real towers)"}
     )
-    parser.add_argument(
-        "--wheel-dir",
-        help="folder with the emotion-wheel files (default: $MER_UNIBENCH_WHEEL_DIR or the pinned download)",
+    audio: str | None = field(default=None, metadata={"help": "HuBERT id or folder (as --vision)"})
+    config: str = field(default="mer_caption_plus", metadata={"help": "data set config"})
+    split: str = field(default="train", metadata={"help": "split"})
+    batch_size: int = field(default=8, metadata={"help": "clips per tower batch"})
+    seed: int = field(default=42, metadata={"help": "seed of a random init (keep it equal to training's)"})
+    drop_media: bool = field(default=False, metadata={"help": "drop the video/audio/face cells from the output"})
+    num_workers: int | None = field(
+        default=None, metadata={"help": "media decoding processes (default min(4, CPUs-1); 0: none)"}
     )
-    parser.add_argument(
-        "--output-dir", default=None, help="where to write DATASET.json/.md/.png (default: runs/evaluate)"
+
+
+@command("cache-features", "run the frozen CLIP/HuBERT towers once -> cached feature columns")
+def _cache_features(argv: list[str]) -> int:
+    from affectgpt_hf.training.features import cache_features_command
+
+    (args,) = parse("cache-features", argv, CacheFeaturesArguments)
+    out = cache_features_command(
+        args.model,
+        args.dataset,
+        args.output,
+        vision=args.vision,
+        audio=args.audio,
+        config_name=args.config,
+        split=args.split,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        keep_media=not args.drop_media,
+        num_workers=args.num_workers,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- dataset build
+@dataclass
+class DatasetBuildArguments:
+    """`affectgpt dataset build`: which upstream release(s) become which Hub-ready configs, with which media."""
+
+    data_dir: str = field(metadata={"help": "an upstream release folder, or a root holding several"})
+    out: str = field(metadata={"help": "output folder (load it with datasets.load_dataset(OUT, NAME))"})
+    config: list[str] | None = field(
+        default=None, metadata={"help": "config(s) to build (repeatable; default: all found)", "action": "extend"}
+    )
+    annotations: str | None = field(
+        default=None, metadata={"help": "annotation CSV of mer_caption (name, reason[, openset])"}
+    )
+    embed_media: bool = field(default=False, metadata={"help": "embed video/audio/face bytes (default: tables only)"})
+    media: list[str] | None = field(
+        default=None,
+        metadata={"help": "embed only these kinds (e.g. --media video audio)", "choices": ["video", "audio", "face"]},
+    )
+    skip_missing: bool = field(default=False, metadata={"help": "skip rows with bad media, with a warning"})
+    num_proc: int | None = field(default=None, metadata={"help": "worker processes for building"})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "upload the folder as a private dataset repo", "metavar": "REPO_ID"}
     )
 
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.unibench.extraction import get_extractor
-        from affectgpt_hf.unibench.report import evaluate_dataset, write_report
 
-        extractor = None
-        if args.judge:
-            extractor = get_extractor(args.judge, sampling=args.judge_sampling)
-        report = evaluate_dataset(args.predictions, args.dataset, args.references, extractor, args.wheel_dir)
-        paths = write_report(report, args.output_dir or "runs/evaluate")
-        scores = ", ".join(f"{k} {v:.2f}" for k, v in report["scores_x100"].items())
-        print(f"{report['dataset']}: {scores} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
-        print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
-        return 0
+@command("dataset build", "upstream release -> Hub-ready folder (Parquet + README.md)")
+def _dataset_build(argv: list[str]) -> int:
+    from affectgpt_hf.data.hub import push_to_hub, write_hub_folder
 
-    parser.set_defaults(func=run)
-
-
-@command("describe")
-def _build_describe_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt describe`: clips or folders -> JSONL (name, text, labels)."""
-    parser = sub.add_parser("describe", help="describe the emotions in clips (JSONL out)")
-    parser.add_argument("paths", nargs="+", help="video files or folders of videos")
-    parser.add_argument("--model", default="runs/quickstart", help="a saved AffectGPT folder or Hub id")
-    parser.add_argument("--task", default="ov_labels", choices=["ov_labels", "description"])
-    parser.add_argument("--question", help="a free question instead of the task's")
-    parser.add_argument("--subtitles", help="CSV with columns name, subtitle (name = file stem)")
-    parser.add_argument(
-        "--faces",
-        help="folder of OpenFace crops (NAME.npy or NAME/NAME.npy), or 'auto': crops made from the video (default "
-        "for face models when the faces extra is installed)",
+    (args,) = parse("dataset build", argv, DatasetBuildArguments)
+    out = write_hub_folder(
+        args.data_dir,
+        args.out,
+        configs=args.config,
+        annotations=args.annotations,
+        embed_media=args.embed_media,
+        skip_missing=args.skip_missing,
+        num_proc=args.num_proc,
+        media=args.media,
     )
-    parser.add_argument(
-        "--on-no-face",
-        default="error",
-        choices=["error", "frames"],
-        help="face models, built-in crops: a clip without any face is skipped with an error, or gets video frames",
-    )
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--upstream-sampling", action="store_true", help="upstream's top_p 0.9 / T 1.0 / top_k 20")
-    parser.add_argument("--seed", type=int, default=None, help="seed for --upstream-sampling")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: as saved)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
-    parser.add_argument("--output", help="JSONL file (default: stdout)")
-    parser.add_argument("--num-workers", type=int, help="media decoding processes (default min(4, CPUs-1); 0: none)")
-    parser.add_argument("--clip-timeout", type=float, help="seconds per clip before it is skipped (120; 0: none)")
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.describe_cli import run_describe
-
-        return run_describe(args)
-
-    parser.set_defaults(func=run)
-
-
-@command("quickstart")
-def _build_quickstart_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt quickstart`: the main job (toy data -> train the tiny model -> describe held-out clips -> scores)."""
-    parser = sub.add_parser(
-        "quickstart", help="the main job: train a tiny AffectGPT on generated clips, describe held-out ones, score"
-    )
-    parser.add_argument("--output-dir", default="runs/quickstart", help="model, report.json/.md/.png (and work/)")
-    parser.add_argument("--reduced", action="store_true", help="a small, quick run (fewer clips and epochs)")
-    parser.add_argument("--n", type=int, default=None, help="number of toy clips (default 360; --reduced 64)")
-    parser.add_argument("--epochs", type=float, default=None, help="training epochs over the training clips")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the toy data and the random towers")
-
-    def run(args: argparse.Namespace) -> int:
-        import dataclasses
-
-        from affectgpt_hf.quickstart import QuickstartSettings, run_quickstart
-
-        settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
-        overrides = {key: getattr(args, key) for key in ("n", "epochs", "seed") if getattr(args, key) is not None}
-        run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides))
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-@command("toy-data")
-def _build_toy_data_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt toy-data`: the generated toy emotion set, in the MER-Caption+ release layout."""
-    parser = sub.add_parser("toy-data", help="generate the toy emotion set (MER-Caption+ layout)")
-    parser.add_argument("--out", required=True, help="output folder (the release lands in OUT/mer2025-dataset)")
-    parser.add_argument("--n", type=int, default=200, help="number of clips (default 200)")
-    parser.add_argument("--seed", type=int, default=0)
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.data.toy import write_toy_release
-
-        root = write_toy_release(args.out, n=args.n, seed=args.seed)
-        print(f"wrote {args.n} clips to {root}; read it with affectgpt_hf.data.load_mer_caption({str(root)!r})")
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-@command("demo")
-def _build_demo_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt demo`: the Space's Gradio app, locally."""
-    parser = sub.add_parser("demo", help="the Gradio demo (the Space) on this machine")
-    parser.add_argument("--model", default=None, help="folder or Hub id (default: $AFFECTGPT_MODEL or runs/quickstart)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    from affectgpt_hf.demo import add_limit_arguments
-
-    add_limit_arguments(parser)  # --max-upload-mb, --max-seconds, --request-timeout
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.demo import launch
-
-        launch(args)
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-@command("convert")
-def _build_convert_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt convert`: an upstream checkpoint (.pth) -> one from_pretrained folder (model, processor, card)."""
-    parser = sub.add_parser("convert", help="upstream AffectGPT .pth -> from_pretrained folder")
-    parser.add_argument("--checkpoint", required=True, help="upstream checkpoint (.pth from _save_checkpoint)")
-    parser.add_argument("--base", required=True, help="hub_configs folder: architecture, processor and generation")
-    parser.add_argument("--llm", help="causal LM id or folder (default: upstream's Qwen/Qwen2.5-7B-Instruct)")
-    parser.add_argument("--vision", help="CLIP id or folder (default: upstream's openai/clip-vit-large-patch14)")
-    parser.add_argument(
-        "--audio", help="HuBERT id or folder (default: upstream's TencentGameMate/chinese-hubert-large)"
-    )
-    parser.add_argument("--merge-lora", action="store_true", help="merge the LoRA (default: PEFT adapter in adapter/)")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: the components' own)")
-    parser.add_argument("--output-dir", required=True, help="folder to write")
-    _add_card_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int:
-        import logging
-
-        from affectgpt_hf.convert_affectgpt_checkpoint import convert_checkpoint
-
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        components = {name: getattr(args, name) for name in ("llm", "vision", "audio") if getattr(args, name)}
-        out = convert_checkpoint(
-            args.checkpoint,
-            args.base,
-            args.output_dir,
-            merge_lora=args.merge_lora,
-            dtype=args.dtype,
-            results=args.results,
-            model_id=args.push_to_hub,
-            **components,
-        )
-        print(f"wrote {out}")
-        _push(out, args)
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-def _add_card_arguments(parser: argparse.ArgumentParser) -> None:
-    """--results / --push-to-hub / --public: a benchmark.json for the card, and the upload of the folder."""
-    parser.add_argument("--results", help="benchmark.json of this model (affectgpt benchmark): scores into the card")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the folder (card included) to this repo")
-    parser.add_argument("--public", action="store_true", help="with --push-to-hub: a public repo (default private)")
-
-
-def _push(folder, args: argparse.Namespace) -> None:
+    print(f"wrote {out}")
     if args.push_to_hub:
-        from affectgpt_hf.push import push_folder
-
-        print(f"pushed: {push_folder(folder, args.push_to_hub, private=not args.public)}")
-
-
-@command("card")
-def _build_card_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt card`: rewrite a saved folder's model card, with a benchmark.json's scores, and upload the folder."""
-    parser = sub.add_parser("card", help="model card of a saved folder: add MER-UniBench results, push to the Hub")
-    parser.add_argument("--model", required=True, help="folder written by affectgpt train, convert or quickstart")
-    _add_card_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.model_card import add_results, read_card_facts, write_model_card
-
-        if args.results:
-            path = add_results(args.model, args.results, args.push_to_hub)
-        else:
-            path = write_model_card(args.model, read_card_facts(args.model), args.push_to_hub)
-        print(f"wrote {path}")
-        _push(args.model, args)
-        return 0
-
-    parser.set_defaults(func=run)
+        print(f"pushed: {push_to_hub(out, args.push_to_hub)}")
+    return 0
 
 
-@command("faces")
-def _build_faces_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt faces extract`: videos -> OpenFace-style crops (built-in, faces.py) in upstream's layouts."""
-    parser = sub.add_parser("faces", help="OpenFace-style face crops made in-process (faces extra)")
-    actions = parser.add_subparsers(dest="faces_command", required=True)
-    extract = actions.add_parser("extract", help="videos -> openface_face/{name}.npy or {name}/{name}.npy")
-    extract.add_argument("paths", nargs="+", help="video files or folders of videos")
-    extract.add_argument("--out", required=True, help="the openface_face folder to write")
-    extract.add_argument("--layout", default="flat", choices=["flat", "nested"], help="NAME.npy or NAME/NAME.npy")
-    extract.add_argument("--preview", action="store_true", help="also write a contact-sheet PNG beside each .npy")
-    extract.add_argument("--num-frames", type=int, default=8, help="frames cropped per clip (upstream's sampling)")
-    extract.add_argument("--device", default="cpu", help="cpu, cuda ... (detector)")
+# ------------------------------------------------------------------------------------------------------ convert, card
+@dataclass
+class PublishArguments:
+    """A benchmark.json's scores for the model card, and the upload of the folder (`convert` and `card`)."""
 
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.faces_extract import run_extract
-
-        return run_extract(args)
-
-    extract.set_defaults(func=run)
-
-
-@command("train")
-def _build_train_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt train --config CONFIG.yaml [--field value ...]`: TRL SFT (TrlParser: SFTConfig + model + data)."""
-    # TrlParser owns every option (and --help), so this sub-parser only forwards them: "+" as its prefix keeps
-    # argparse from reading "--config" itself.
-    parser = sub.add_parser(
-        "train",
-        help="TRL SFT: --config CONFIG.yaml [--field value ...] (train --help lists the fields)",
-        prefix_chars="+",
-        add_help=False,
+    results: str | None = field(
+        default=None, metadata={"help": "benchmark.json of this model (affectgpt benchmark): scores into the card"}
     )
-    parser.add_argument("train_args", nargs=argparse.REMAINDER)
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.training import parse_train_args, train
-
-        model_args, data_args, training_args = parse_train_args(args.train_args)
-        out = train(model_args, data_args, training_args)
-        print(f"wrote {out}")
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-@command("cache-features")
-def _build_cache_features_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt cache-features`: run the frozen towers once over a data set -> a `save_to_disk` folder."""
-    parser = sub.add_parser("cache-features", help="run the frozen CLIP/HuBERT towers once -> cached feature columns")
-    parser.add_argument("--model", required=True, help="AffectGPT folder or Hub id (a hub_configs folder: random)")
-    parser.add_argument("--dataset", required=True, help="upstream release, built Hub folder or save_to_disk folder")
-    parser.add_argument("--output", required=True, help="output folder (datasets.save_to_disk)")
-    parser.add_argument("--vision", help="CLIP id or folder (with --model a hub_configs folder: real towers)")
-    parser.add_argument("--audio", help="HuBERT id or folder (as --vision)")
-    parser.add_argument("--config", default="mer_caption_plus", help="data set config (default mer_caption_plus)")
-    parser.add_argument("--split", default="train", help="split (default train)")
-    parser.add_argument("--batch-size", type=int, default=8, help="clips per tower batch (default 8)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of a random init (keep it equal to training's)")
-    parser.add_argument("--drop-media", action="store_true", help="drop the video/audio/face cells from the output")
-    parser.add_argument("--num-workers", type=int, help="media decoding processes (default min(4, CPUs-1); 0: none)")
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.training.features import cache_features_command
-
-        out = cache_features_command(
-            args.model,
-            args.dataset,
-            args.output,
-            vision=args.vision,
-            audio=args.audio,
-            config_name=args.config,
-            split=args.split,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            keep_media=not args.drop_media,
-            num_workers=args.num_workers,
-        )
-        print(f"wrote {out}")
-        return 0
-
-    parser.set_defaults(func=run)
-
-
-@command("benchmark")
-def _build_benchmark_command(sub: argparse._SubParsersAction) -> None:
-    """`affectgpt benchmark`: MER-UniBench end to end (describe the test sets, extract, score, report)."""
-    parser = sub.add_parser("benchmark", help="MER-UniBench end to end: describe the 9 test sets, extract, score")
-    parser.add_argument("--model", help="a saved AffectGPT folder or Hub id (or the folder holding --checkpoints)")
-    parser.add_argument("--data-root", required=True, help="folder holding the upstream test-set releases")
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        help="subset, e.g. MER2023 OVMERDPlus or mer2023 ov_merd_plus (default: all 9)",
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "upload the folder (card included) to this repo", "metavar": "REPO_ID"}
     )
-    parser.add_argument(
-        "--checkpoints",
-        nargs="+",
-        help="several checkpoint folders (paths or names under --model): upstream's best epoch per data set",
+    public: bool = field(default=False, metadata={"help": "with --push-to-hub: a public repo (default private)"})
+
+    def push(self, folder) -> None:
+        if self.push_to_hub:
+            from affectgpt_hf.push import push_folder
+
+            print(f"pushed: {push_folder(folder, self.push_to_hub, private=not self.public)}")
+
+
+@dataclass
+class ConvertArguments:
+    """`affectgpt convert`: which upstream checkpoint, on which architecture and components, written where."""
+
+    checkpoint: str = field(metadata={"help": "upstream checkpoint (.pth from _save_checkpoint)"})
+    base: str = field(metadata={"help": "hub_configs folder: architecture, processor and generation"})
+    output_dir: str = field(metadata={"help": "folder to write"})
+    llm: str | None = field(
+        default=None, metadata={"help": "causal LM id or folder (default: upstream's Qwen/Qwen2.5-7B-Instruct)"}
     )
-    parser.add_argument("--judge", help="chat model id or folder for LLM label extraction (default: offline lexicon)")
-    parser.add_argument("--judge-sampling", choices=["greedy", "upstream"], default="greedy")
-    parser.add_argument("--output-dir", default="runs/benchmark", help="report and caches (reruns continue here)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--upstream-sampling", action="store_true", help="upstream's top_p 0.9 / T 1.0 / top_k 20")
-    parser.add_argument("--seed", type=int, default=None, help="seed for --upstream-sampling")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: as saved)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (under accelerate: one per process)")
-    parser.add_argument("--upstream-npz", action="store_true", help="also write upstream's result npz files")
-    parser.add_argument("--wheel-dir", help="emotion-wheel files (default: $MER_UNIBENCH_WHEEL_DIR or the download)")
-    parser.add_argument("--cache-dir", help="datasets cache for the built test sets")
-    parser.add_argument("--limit", type=int, default=None, help="first N clips of each set (smoke runs)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--num-workers", type=int, help="media decoding processes per process (default min(4, CPUs-1))")
-    parser.add_argument("--clip-timeout", type=float, help="seconds per clip before it is skipped (120; 0: none)")
-
-    def run(args: argparse.Namespace) -> int:
-        from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
-        from affectgpt_hf.pipeline import CLIP_TIMEOUT
-
-        config = BenchmarkConfig(
-            model=args.model,
-            data_root=args.data_root,
-            datasets=args.datasets,
-            checkpoints=args.checkpoints,
-            judge=args.judge,
-            judge_sampling=args.judge_sampling,
-            output_dir=args.output_dir,
-            batch_size=args.batch_size,
-            upstream_sampling=args.upstream_sampling,
-            seed=args.seed,
-            max_new_tokens=args.max_new_tokens,
-            dtype=args.dtype,
-            device=args.device,
-            upstream_npz=args.upstream_npz,
-            wheel_dir=args.wheel_dir,
-            cache_dir=args.cache_dir,
-            limit=args.limit,
-            progress=not args.no_progress,
-            num_workers=args.num_workers,
-            clip_timeout=CLIP_TIMEOUT if args.clip_timeout is None else args.clip_timeout,
-        )
-        report = run_benchmark(config)
-        if report is not None:
-            mean = report["mean"] if report["complete"] else report["mean_of_run"]
-            which = "MER-UniBench mean" if report["complete"] else f"mean of {len(report['datasets'])} sets"
-            print(f"{which}: {mean:.2f} (x100; {report['protocol']}; extraction: {report['extraction_mode']})")
-            print(f"wrote {args.output_dir}/benchmark.json, benchmark.md, benchmark.png")
-        return 0
-
-    parser.set_defaults(func=run)
+    vision: str | None = field(
+        default=None, metadata={"help": "CLIP id or folder (default: upstream's openai/clip-vit-large-patch14)"}
+    )
+    audio: str | None = field(
+        default=None,
+        metadata={"help": "HuBERT id or folder (default: upstream's TencentGameMate/chinese-hubert-large)"},
+    )
+    merge_lora: bool = field(default=False, metadata={"help": "merge the LoRA (default: PEFT adapter in adapter/)"})
+    dtype: str | None = field(
+        default=None, metadata={"help": "float32, bfloat16, float16 (default: the components' own)"}
+    )
 
 
+@command("convert", "upstream AffectGPT .pth -> from_pretrained folder")
+def _convert(argv: list[str]) -> int:
+    import logging
+
+    from affectgpt_hf.convert_affectgpt_checkpoint import convert_checkpoint
+
+    args, publish = parse("convert", argv, ConvertArguments, PublishArguments)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    components = {name: getattr(args, name) for name in ("llm", "vision", "audio") if getattr(args, name)}
+    out = convert_checkpoint(
+        args.checkpoint,
+        args.base,
+        args.output_dir,
+        merge_lora=args.merge_lora,
+        dtype=args.dtype,
+        results=publish.results,
+        model_id=publish.push_to_hub,
+        **components,
+    )
+    print(f"wrote {out}")
+    publish.push(out)
+    return 0
+
+
+@dataclass
+class CardArguments:
+    """`affectgpt card`: the saved folder whose model card is rewritten."""
+
+    model: str = field(metadata={"help": "folder written by affectgpt train, convert or quickstart"})
+
+
+@command("card", "model card of a saved folder: add MER-UniBench results, push to the Hub")
+def _card(argv: list[str]) -> int:
+    from affectgpt_hf.model_card import add_results, read_card_facts, write_model_card
+
+    args, publish = parse("card", argv, CardArguments, PublishArguments)
+    if publish.results:
+        path = add_results(args.model, publish.results, publish.push_to_hub)
+    else:
+        path = write_model_card(args.model, read_card_facts(args.model), publish.push_to_hub)
+    print(f"wrote {path}")
+    publish.push(args.model)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- faces extract
+@dataclass
+class FacesExtractArguments:
+    """`affectgpt faces extract`: where the crops go, in which layout, how many frames, on which device."""
+
+    out: str = field(metadata={"help": "the openface_face folder to write"})
+    layout: Literal["flat", "nested"] = field(default="flat", metadata={"help": "NAME.npy or NAME/NAME.npy"})
+    preview: bool = field(default=False, metadata={"help": "also write a contact-sheet PNG beside each .npy"})
+    num_frames: int = field(default=8, metadata={"help": "frames cropped per clip (upstream's sampling)"})
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda ... (detector)"})
+
+
+@command("faces extract", "videos -> openface_face/{name}.npy or {name}/{name}.npy")
+def _faces_extract(argv: list[str]) -> int:
+    from affectgpt_hf.faces_extract import run_extract
+
+    args, extra = parse("faces extract", argv, FacesExtractArguments, extra=add_paths)
+    return run_extract(argparse.Namespace(**vars(extra), **dataclasses.asdict(args)))
+
+
+# -------------------------------------------------------------------------------------- toy-data, quickstart, demo
+@dataclass
+class ToyDataArguments:
+    """`affectgpt toy-data`: how many generated clips, from which seed, written where."""
+
+    out: str = field(metadata={"help": "output folder (the release lands in OUT/mer2025-dataset)"})
+    n: int = field(default=200, metadata={"help": "number of clips"})
+    seed: int = field(default=0, metadata={"help": "seed of the generated clips and labels"})
+
+
+@command("toy-data", "generate the toy emotion set (MER-Caption+ layout)")
+def _toy_data(argv: list[str]) -> int:
+    from affectgpt_hf.data.toy import write_toy_release
+
+    (args,) = parse("toy-data", argv, ToyDataArguments)
+    root = write_toy_release(args.out, n=args.n, seed=args.seed)
+    print(f"wrote {args.n} clips to {root}; read it with affectgpt_hf.data.load_mer_caption({str(root)!r})")
+    return 0
+
+
+@dataclass
+class QuickstartArguments:
+    """`affectgpt quickstart`: where the run goes, and what of `QuickstartSettings` (or its reduced form) to change."""
+
+    output_dir: str = field(default="runs/quickstart", metadata={"help": "model, report.json/.md/.png (and work/)"})
+    reduced: bool = field(default=False, metadata={"help": "a small, quick run (fewer clips and epochs)"})
+    n: int | None = field(default=None, metadata={"help": "number of toy clips (default 360; --reduced 64)"})
+    epochs: float | None = field(default=None, metadata={"help": "training epochs over the training clips"})
+    seed: int | None = field(default=None, metadata={"help": "seed of the toy data and the random towers"})
+
+
+@command("quickstart", "the main job: train a tiny AffectGPT on generated clips, describe held-out ones, score")
+def _quickstart(argv: list[str]) -> int:
+    from affectgpt_hf.quickstart import QuickstartSettings, run_quickstart
+
+    (args,) = parse("quickstart", argv, QuickstartArguments)
+    settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
+    overrides = {key: getattr(args, key) for key in ("n", "epochs", "seed") if getattr(args, key) is not None}
+    run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides))
+    return 0
+
+
+@dataclass
+class DemoArguments:
+    """`affectgpt demo`: which model the Space's app serves, where (the upload limits come from demo.py)."""
+
+    model: str | None = field(
+        default=None, metadata={"help": "folder or Hub id (default: $AFFECTGPT_MODEL or runs/quickstart)"}
+    )
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: all interfaces)"})
+    port: int | None = field(default=None, metadata={"help": "port (default: Gradio's, 7860 or the next free one)"})
+    share: bool = field(default=False, metadata={"help": "also open a public gradio.live link"})
+
+
+@command("demo", "the Gradio demo (the Space) on this machine")
+def _demo(argv: list[str]) -> int:
+    from affectgpt_hf import demo
+
+    args, limits = parse("demo", argv, DemoArguments, extra=demo.add_limit_arguments)  # demo.py's upload limits
+    demo.launch(argparse.Namespace(**dataclasses.asdict(args), **vars(limits)))
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
+    """The top-level parser: picks the command (and its group: `dataset`, `faces`) and hands it the rest."""
+    parser = argparse.ArgumentParser(prog="affectgpt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for build in COMMANDS.values():
-        build(sub)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, (help, run) in COMMANDS.items():
+        *group, word = name.split()
+        actions = sub
+        if group:
+            if group[0] not in groups:
+                group_parser = sub.add_parser(group[0], help=GROUPS[group[0]])
+                groups[group[0]] = group_parser.add_subparsers(dest=f"{group[0]}_command", required=True)
+            actions = groups[group[0]]
+        # "+" as prefix: the command's own parser reads every option, --help included
+        leaf = actions.add_parser(word, help=help, prefix_chars="+", add_help=False)
+        leaf.add_argument("argv", nargs=argparse.REMAINDER)
+        leaf.set_defaults(run=run, name=name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.func(args)
+        result = args.run(args.argv)
     except (ValueError, FileNotFoundError) as error:
-        print(f"affectgpt {args.command}: error: {error}", file=sys.stderr)
+        print(f"affectgpt {args.name}: error: {error}", file=sys.stderr)
         return 2
     return int(result or 0)
 

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import BatchFeature
 
+from .faces import default_faces
 from .modeling_affectgpt import AffectGPTForConditionalGeneration
 from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, deadline, default_num_workers
 from .processing_affectgpt import AffectGPTProcessor
@@ -26,6 +29,29 @@ logger = logging.getLogger(__name__)
 UPSTREAM_SAMPLING = {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "top_k": 20, "num_beams": 1}
 GREEDY = {"do_sample": False, "num_beams": 1}
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".m4v")
+
+
+@dataclass
+class InferenceArguments:
+    """How clips run through a model: loading, batching, media workers, decoding. The options `affectgpt describe`
+    and `affectgpt benchmark` share (the benchmark's config extends this)."""
+
+    batch_size: int = field(default=8, metadata={"help": "clips per generate call"})
+    upstream_sampling: bool = field(default=False, metadata={"help": "upstream's top_p 0.9 / T 1.0 / top_k 20"})
+    seed: int | None = field(default=None, metadata={"help": "seed for --upstream-sampling"})
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "tokens per answer (default: the model's generation config)"}
+    )
+    dtype: str | None = field(default=None, metadata={"help": "float32, bfloat16, float16 (default: as saved)"})
+    device: str | None = field(
+        default=None, metadata={"help": "cpu, cuda, cuda:1 ... (benchmark under accelerate: one per process)"}
+    )
+    num_workers: int | None = field(
+        default=None, metadata={"help": "media decoding processes per process (default min(4, CPUs-1); 0: none)"}
+    )
+    clip_timeout: float | None = field(
+        default=CLIP_TIMEOUT, metadata={"help": "seconds per clip before it is skipped (0: none)"}
+    )
 
 
 @dataclass
@@ -266,14 +292,107 @@ def _face_source(features) -> dict:
     return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# `affectgpt describe`: video files and folders -> clips (subtitles from a CSV, faces) -> describe.
+
+
+@dataclass
+class DescribeArguments:
+    """What `affectgpt describe` asks of which model, with which side inputs, and where the JSONL goes."""
+
+    model: str = field(default="runs/quickstart", metadata={"help": "a saved AffectGPT folder or Hub id"})
+    task: Literal["ov_labels", "description"] = field(
+        default="ov_labels", metadata={"help": "upstream's question for emotion labels, or for a free description"}
+    )
+    question: str | None = field(default=None, metadata={"help": "a free question instead of the task's"})
+    subtitles: str | None = field(default=None, metadata={"help": "CSV with columns name, subtitle (name = file stem)"})
+    faces: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of OpenFace crops (NAME.npy or NAME/NAME.npy), or 'auto': crops made from the video "
+            "(default for face models when the faces extra is installed)"
+        },
+    )
+    on_no_face: Literal["error", "frames"] = field(
+        default="error",
+        metadata={
+            "help": "face models, built-in crops: a clip without any face is skipped with an error, or gets video "
+            "frames"
+        },
+    )
+    output: str | None = field(default=None, metadata={"help": "JSONL file (default: stdout)"})
+
+
+def read_subtitles(path: str | Path) -> dict[str, str]:
+    """CSV (name, subtitle) -> {name: subtitle}; NaN subtitles become "" as upstream."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"name", "subtitle"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path} lacks column(s) {sorted(missing)}; expected a CSV with columns name, subtitle")
+    return dict(zip(table["name"], table["subtitle"], strict=True))
+
+
+def face_file(folder: str | Path, name: str) -> Path:
+    """OpenFace crops of a clip: NAME.npy (test sets) or NAME/NAME.npy (MER-Caption+ layout)."""
+    for candidate in (Path(folder) / f"{name}.npy", Path(folder) / name / f"{name}.npy"):
+        if candidate.exists():
+            return candidate
+    raise ValueError(f"no face crops for {name} in {folder}; expected {name}.npy or {name}/{name}.npy")
+
+
+def describe_files(
+    paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
+) -> list[DescribeResult]:
+    """Video files and folders -> one result per clip (named by file stem, in :func:`find_clips` order). Free
+    descriptions and free questions get their labels from unibench's offline extractor."""
+    found = find_clips(paths)
+    subtitles = read_subtitles(arguments.subtitles) if arguments.subtitles else {}
+    model, processor = load_model(arguments.model, dtype=runtime.dtype, device=runtime.device)
+    faces = default_faces(processor.input_mode, arguments.faces)
+    clips = [
+        Clip(
+            name=path.stem,
+            video=str(path),
+            faces=faces if faces in (None, "auto") else str(face_file(faces, path.stem)),
+            subtitle=subtitles.get(path.stem, ""),
+        )
+        for path in found
+    ]
+    extractor = None
+    if arguments.task == "description" or arguments.question:
+        from .unibench import get_extractor
+
+        extractor = get_extractor().extract_labels
+    return describe(
+        model,
+        processor,
+        clips,
+        task=arguments.task,
+        question=arguments.question,
+        batch_size=runtime.batch_size,
+        upstream_sampling=runtime.upstream_sampling,
+        seed=runtime.seed,
+        max_new_tokens=runtime.max_new_tokens,
+        label_extractor=extractor,
+        on_no_face=arguments.on_no_face,
+        num_workers=runtime.num_workers,
+        clip_timeout=runtime.clip_timeout,
+    )
+
+
 __all__ = [
     "Clip",
+    "DescribeArguments",
     "DescribeResult",
     "GREEDY",
     "UPSTREAM_SAMPLING",
+    "InferenceArguments",
     "describe",
+    "describe_files",
+    "face_file",
     "find_clips",
     "generation_kwargs",
     "load_model",
     "prepare_clip",
+    "read_subtitles",
 ]

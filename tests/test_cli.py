@@ -1,0 +1,219 @@
+"""`affectgpt <command> --help` for every command: the options the README and DESIGN.md name, with their defaults,
+come out of the dataclass-built parsers; spellings, repeats and bad arguments behave as argparse users expect.
+
+Each command's real invocation lives with the module it drives (`main([` in test_inference, test_benchmark,
+test_unibench_cli, test_training, test_model_card, test_data, test_convert, test_faces, test_toy, test_quickstart;
+`affectgpt demo` as a subprocess in test_space); the one here adds repeated `--config` to `dataset build`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from affectgpt_hf.cli import COMMANDS, GROUPS, main
+
+REQUIRED = object()  # the option must be given (it is not in brackets in the usage line)
+# command -> option -> its default as the help shows it ("(default: X)"), None (no value to show), or REQUIRED.
+OPTIONS: dict[str, dict[str, object]] = {
+    "describe": {
+        "--model": "runs/quickstart",
+        "--task": "ov_labels",
+        "--question": None,
+        "--subtitles": None,
+        "--faces": None,
+        "--on-no-face": "error",
+        "--batch-size": "8",
+        "--upstream-sampling": None,
+        "--seed": None,
+        "--max-new-tokens": None,
+        "--dtype": None,
+        "--device": None,
+        "--output": None,
+        "--num-workers": None,
+        "--clip-timeout": "120.0",
+    },
+    "benchmark": {
+        "--model": None,
+        "--data-root": REQUIRED,
+        "--datasets": None,
+        "--checkpoints": None,
+        "--judge": None,
+        "--judge-sampling": "greedy",
+        "--output-dir": "runs/benchmark",
+        "--batch-size": "8",
+        "--upstream-sampling": None,
+        "--seed": None,
+        "--max-new-tokens": None,
+        "--dtype": None,
+        "--device": None,
+        "--upstream-npz": None,
+        "--wheel-dir": None,
+        "--cache-dir": None,
+        "--limit": None,
+        "--no-progress": None,
+        "--num-workers": None,
+        "--clip-timeout": "120.0",
+    },
+    "evaluate": {
+        "--predictions": REQUIRED,
+        "--dataset": REQUIRED,
+        "--references": REQUIRED,
+        "--judge": None,
+        "--judge-sampling": "greedy",
+        "--wheel-dir": None,
+        "--output-dir": "runs/evaluate",
+    },
+    "train": {"--dataset_dir": None, "--output_dir": None, "--use_lora": None},  # --config: TrlParser reads it
+    "cache-features": {
+        "--model": REQUIRED,
+        "--dataset": REQUIRED,
+        "--output": REQUIRED,
+        "--vision": None,
+        "--audio": None,
+        "--config": "mer_caption_plus",
+        "--split": "train",
+        "--batch-size": "8",
+        "--seed": "42",
+        "--drop-media": None,
+        "--num-workers": None,
+    },
+    "dataset build": {
+        "--data-dir": REQUIRED,
+        "--out": REQUIRED,
+        "--config": None,
+        "--annotations": None,
+        "--embed-media": None,
+        "--media": None,
+        "--skip-missing": None,
+        "--num-proc": None,
+        "--push-to-hub": None,
+    },
+    "convert": {
+        "--checkpoint": REQUIRED,
+        "--base": REQUIRED,
+        "--output-dir": REQUIRED,
+        "--llm": None,
+        "--vision": None,
+        "--audio": None,
+        "--merge-lora": None,
+        "--dtype": None,
+        "--results": None,
+        "--push-to-hub": None,
+        "--public": None,
+    },
+    "card": {"--model": REQUIRED, "--results": None, "--push-to-hub": None, "--public": None},
+    "faces extract": {
+        "--out": REQUIRED,
+        "--layout": "flat",
+        "--preview": None,
+        "--num-frames": "8",
+        "--device": "cpu",
+    },
+    "toy-data": {"--out": REQUIRED, "--n": "200", "--seed": "0"},
+    "quickstart": {"--output-dir": "runs/quickstart", "--reduced": None, "--n": None, "--epochs": None, "--seed": None},
+    "demo": {
+        "--model": None,
+        "--host": "127.0.0.1",
+        "--port": None,
+        "--share": None,
+        "--max-upload-mb": None,
+        "--max-seconds": None,
+        "--request-timeout": None,
+    },
+}
+
+
+def help_text(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def entries(text: str) -> dict[str, str]:
+    """argparse help -> {option string: its help, on one line} for every option and alias."""
+    found: dict[str, str] = {}
+    options: list[str] = []
+    for line in text.split("options:", 1)[1].splitlines():
+        if re.match(r"^  -", line):
+            head, _, rest = line.strip().partition("  ")
+            options = re.findall(r"(--?[\w-]+)", head)
+            for option in options:
+                found[option] = rest.strip()
+        else:
+            for option in options:
+                found[option] += " " + line.strip()
+    return found
+
+
+def test_every_command_is_listed():
+    assert set(OPTIONS) == set(COMMANDS)
+
+
+def test_top_level_help_lists_the_commands(capsys):
+    text = " ".join(help_text([], capsys).split())
+    for name, (help, _) in COMMANDS.items():
+        *group, word = name.split()
+        if group:
+            assert f"{group[0]} {GROUPS[group[0]]}" in text
+            assert f"{word} {help}" in " ".join(help_text(group, capsys).split())
+        else:
+            assert f"{word} {help}" in text
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_help_shows_options_and_defaults(name, capsys):
+    text = help_text(name.split(), capsys)
+    usage = text.split("\n\n", 1)[0]
+    assert usage.startswith(f"usage: affectgpt {name} ")
+    found = entries(text)
+    for option, default in OPTIONS[name].items():
+        assert option in found, f"{name}: {option} is missing from --help"
+        if default is REQUIRED:
+            assert re.search(rf"(?<!\[){option}\s+[A-Z_]+", usage), f"{name}: {option} should be required"
+        elif default is not None:
+            assert f"(default: {default})" in found[option], f"{name} {option}: {found[option]!r}"
+        if name != "train":  # TrlParser's fields have their own help; ours all say what they are
+            assert found[option], f"{name}: {option} has no help"
+    if name in ("describe", "faces extract"):
+        assert re.search(r"\bPATH \[PATH \.\.\.\]", usage)
+
+
+def test_spellings_and_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["toy-data", "--out", "x", "--n", "2", "--colour", "red"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --colour red" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["toy-data", "--n", "2"])
+    assert exit_info.value.code == 2 and "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--predictions", "p", "--dataset", "d", "--references", "r", "--judge-sampling", "hot"])
+    assert "invalid choice: 'hot'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_dataset_build_repeated_config_and_underscore_spelling(tmp_path, capsys):
+    from affectgpt_hf.data.mini_release import write_mini_release
+
+    for config in ("mer2023", "mer2024", "meld"):
+        write_mini_release(tmp_path / "release", config, count=2, media=False)
+    out = tmp_path / "hub"
+    argv = ["dataset", "build", "--data_dir", str(tmp_path / "release"), "--out", str(out)]
+    assert main([*argv, "--config", "mer2023", "--config", "mer2024"]) == 0
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["mer2023", "mer2024"]
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    assert main([*argv, "--config", "mer2099"]) == 2
+    assert capsys.readouterr().err.startswith("affectgpt dataset build: error: ")
+
+
+def test_describe_reads_its_side_inputs_before_the_model(clips, tmp_path, capsys):
+    """--subtitles is read (and a bad CSV named) before any model loads; PATH... must exist."""
+    table = tmp_path / "subs.csv"
+    table.write_text("name,text\nclip0,hi\n", encoding="utf-8")
+    assert main(["describe", str(clips[0]), "--subtitles", str(table), "--model", str(tmp_path / "no-model")]) == 2
+    assert f"affectgpt describe: error: {table} lacks column(s) ['subtitle']" in capsys.readouterr().err
+    assert main(["describe", str(tmp_path / "nowhere.mp4")]) == 2
+    assert "nowhere.mp4 does not exist; expected a video file or a folder of videos" in capsys.readouterr().err
