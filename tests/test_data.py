@@ -30,8 +30,6 @@ from affectgpt_hf.data import (
 )
 from affectgpt_hf.data.mini_release import write_all_mini_releases, write_mini_release
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory):

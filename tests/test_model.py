@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import TINY, tiny_config, tiny_model
+from utils import TINY, tiny_config, tiny_model
 
 from affectgpt_hf import AffectGPTConfig, AffectGPTForConditionalGeneration, AffectGPTModel
 from affectgpt_hf.modeling_affectgpt import AffectGPTAttentionFusion, AffectGPTAttentionPooling

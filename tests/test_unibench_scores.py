@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from utils import WHEEL_DIR
 
-WHEEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "emotion_wheel"
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "unibench_upstream.json").read_text())
 TOL = 1e-9
 
