@@ -70,7 +70,8 @@ def test_loss_counts_only_supervised_tokens(batch):
 
 
 def test_attention_pooling_and_fusion_use_raw_scores():
-    """Upstream quirk (spec §1.3): token = W (sum_t (w.v_t + b) v_t) + c, no softmax; fusion weights raw too."""
+    """Upstream quirk (my_affectgpt/models/affectgpt.py, `encode_*_attention`): token = W (sum_t (w.v_t + b) v_t) + c,
+    no softmax; fusion weights raw too."""
     pool = AffectGPTAttentionPooling(4, softmax=False)
     feats = torch.randn(2, 8, 4)
     scores = feats @ pool.score.weight.T + pool.score.bias  # [2, 8, 1]

@@ -113,7 +113,7 @@ def test_one_question_is_asked_of_every_clip(tiny_processor, clips):
 
 
 def test_audio_clips_are_normalised_together_not_one_by_one(tiny_processor, tmp_path):
-    """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (spec §1.8)."""
+    """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (my_affectgpt/models/encoder.py)."""
     sr = 16000
     t = np.arange(sr * 16) / sr
     loud_then_quiet = np.sin(2 * np.pi * 300 * t) * np.where(t < 8, 0.8, 0.05)
