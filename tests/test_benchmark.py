@@ -8,11 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import zlib
 from pathlib import Path
 
 import pytest
-from conftest import TINY, save_tiny_folder
+from utils import labelled, save_tiny_folder
 
 from affectgpt_hf import benchmark
 from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, BenchmarkConfig, load_testset, run_benchmark
@@ -23,44 +22,14 @@ from affectgpt_hf.inference import DescribeResult, describe
 from affectgpt_hf.unibench import DATASETS, evaluate_dataset, load_wheels, ovmer_scores, unibench_mean
 
 TOKENS = 3  # max_new_tokens: a few tokens, different for each clip (the checkpoints are `sensitive` tiny models)
-EMOTIONS = ("happy", "sad", "angry", "worried", "surprised", "relaxed", "frustrated", "joyful")
-
-
-def labelled(describe_fn):
-    """`describe_fn` with emotions appended to each answer, picked by bits of a hash of the model's text: the tiny
-    model's words mean nothing, but so the extracted labels, and the scores, follow what it answered for each clip."""
-
-    def label(answers) -> None:
-        for answer in answers:
-            if answer.text is not None:
-                bits = zlib.crc32(answer.text.encode())
-                emotions = [e for i, e in enumerate(EMOTIONS) if bits >> i & 1] or ["calm"]
-                answer.text += f" The character's emotional state is {', '.join(emotions)}."
-
-    def describe_and_label(model, processor, clips, on_batch=None, **kwargs):
-        if on_batch is None:
-            answers = describe_fn(model, processor, clips, **kwargs)
-            label(answers)
-            return answers
-
-        def label_then_pass_on(answers):  # the runner caches each batch as it comes: label it first
-            label(answers)
-            on_batch(answers)
-
-        return describe_fn(model, processor, clips, on_batch=label_then_pass_on, **kwargs)
-
-    return describe_and_label
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
+def models(tmp_path_factory, tiny_processor) -> Path:
     """A run folder with two checkpoints (different weights), as training leaves them."""
-    from affectgpt_hf import AffectGPTProcessor
-
     root = tmp_path_factory.mktemp("run")
-    processor = AffectGPTProcessor.from_pretrained(TINY)
-    save_tiny_folder(root / "checkpoint-10", processor, seed=3, sensitive=True)
-    save_tiny_folder(root / "checkpoint-20", processor, seed=5, sensitive=True)
+    save_tiny_folder(root / "checkpoint-10", tiny_processor, seed=3, sensitive=True)
+    save_tiny_folder(root / "checkpoint-20", tiny_processor, seed=5, sensitive=True)
     return root
 
 
@@ -256,7 +225,7 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
             f"""
             import sys
             sys.path.insert(0, {str(Path(__file__).parent)!r})
-            from test_benchmark import labelled
+            from utils import labelled
             from affectgpt_hf import benchmark
             from affectgpt_hf.cli import main
             benchmark.describe = labelled(benchmark.describe)

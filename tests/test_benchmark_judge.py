@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import save_tiny_folder
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.mini_release import write_mini_release
@@ -18,14 +17,14 @@ RULES = [("[worried];", "negative")]
 
 
 @pytest.mark.timeout(240)
-def test_benchmark_judge_extracts_labels_and_sentiment(tmp_path, tiny_processor):
+def test_benchmark_judge_extracts_labels_and_sentiment(tmp_path, tiny_model_dir):
     from rigged_chat import rigged_chat_model
 
     judge_dir = tmp_path / "judge"
     judge, tokenizer = rigged_chat_model(RULES, default="[worried]")
     judge.save_pretrained(judge_dir)
     tokenizer.save_pretrained(judge_dir)
-    model = save_tiny_folder(tmp_path / "model", tiny_processor, seed=3)
+    model = tiny_model_dir(seed=3)
     data_root = tmp_path / "data"
     for config in SETS.values():
         write_mini_release(data_root, config, count=2)

@@ -1,8 +1,9 @@
 """affectgpt convert: upstream key layout -> our modules, checked module by module, plus errors and the CLI end to end.
 
-The upstream state dicts here are built from upstream's own module definitions (fffca79 `models/affectgpt.py`,
-`models/Qformer.py`; `runners/runner_base.py` `_save_checkpoint` keeps trainable tensors plus buffers, peft names the
-LoRA `llama_model.base_model.model.model.layers.N.<module>.lora_A.default.weight`), with tiny sizes and random values.
+The upstream state dicts (utils.upstream_state_dict) are built from upstream's own module definitions (fffca79
+`my_affectgpt/models/affectgpt.py`, `my_affectgpt/models/Qformer.py`; `my_affectgpt/runners/runner_base.py`
+`_save_checkpoint` keeps trainable tensors plus buffers, peft names the LoRA
+`llama_model.base_model.model.model.layers.N.<module>.lora_A.default.weight`), with tiny sizes and random values.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import logging
 
 import pytest
 import torch
-from conftest import TINY, tiny_config
 from torch.nn import functional as F
+from utils import LORA_MODULES, RANK, TINY, tiny_config, upstream_state_dict
 
 from affectgpt_hf.convert_affectgpt_checkpoint import (
     convert_state_dict,
@@ -22,80 +23,7 @@ from affectgpt_hf.convert_affectgpt_checkpoint import (
     rename_upstream_key,
 )
 
-LORA_MODULES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj") + (
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
-RANK = 4
 QFORMER = {"qformer_hidden_size": 64, "qformer_num_heads": 4, "qformer_intermediate_size": 96}
-
-
-def upstream_state_dict(config, seed: int = 0) -> dict[str, torch.Tensor]:
-    """What `_save_checkpoint` stores for a model of these sizes, written from upstream's module definitions."""
-    g = torch.Generator().manual_seed(seed)
-    V, A = config.vision_config.projection_dim, config.audio_config.hidden_size  # noqa: N806
-    H, Fd = config.text_config.hidden_size, max(V, A)  # noqa: N806
-    Q, I = config.qformer_hidden_size, config.qformer_intermediate_size  # noqa: E741, N806
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def linear(name, out_dim, in_dim):
-        shapes[f"{name}.weight"], shapes[f"{name}.bias"] = (out_dim, in_dim), (out_dim,)
-
-    def qformer(prefix, width, tokens, positions_name, positions, queries):
-        shapes[tokens] = (1, queries, Q)
-        shapes[f"{positions_name}.weight"] = (positions, width)
-        shapes[f"{prefix}.bert.embeddings.LayerNorm.weight"] = shapes[f"{prefix}.bert.embeddings.LayerNorm.bias"] = (Q,)
-        for n in range(config.qformer_num_layers):
-            layer = f"{prefix}.bert.encoder.layer.{n}"
-            for block, kv in (("attention", Q), ("crossattention", width)):
-                linear(f"{layer}.{block}.self.query", Q, Q)
-                linear(f"{layer}.{block}.self.key", Q, kv)
-                linear(f"{layer}.{block}.self.value", Q, kv)
-                linear(f"{layer}.{block}.output.dense", Q, Q)
-                shapes[f"{layer}.{block}.output.LayerNorm.weight"] = (Q,)
-                shapes[f"{layer}.{block}.output.LayerNorm.bias"] = (Q,)
-            linear(f"{layer}.intermediate_query.dense", I, Q)
-            linear(f"{layer}.output_query.dense", Q, I)
-            shapes[f"{layer}.output_query.LayerNorm.weight"] = shapes[f"{layer}.output_query.LayerNorm.bias"] = (Q,)
-
-    linear("image_llama_proj", H, V)
-    if config.video_pooling == "attention":
-        linear("video_attention_mlp", 1, V)
-    elif config.video_pooling == "qformer":
-        qformer("video_Qformer", V, "video_query_tokens", "video_frame_position_embedding", 32, 1)
-    linear("affectgpt_proj", H, Q if config.video_pooling == "qformer" else V)
-    linear("audio_attention_mlp", 1, A)
-    linear("audio_llama_proj", H, A)
-    linear("multi_video_embs", Fd, V)
-    linear("multi_audio_embs", Fd, A)
-    if config.fusion == "qformer":
-        qformer("multi_Qformer", Fd, "multi_query_tokens", "multi_position_embedding", 264, 1)
-        linear("multi_llama_proj", H, Q)
-    else:
-        linear("attention_mlp", Fd, 2 * Fd)
-        linear("fc_att", 2, Fd)
-        linear("multi_llama_proj", H, Fd)
-    text = config.text_config
-    sizes = {
-        "self_attn.q_proj": (text.hidden_size, text.hidden_size),
-        "self_attn.k_proj": (text.hidden_size, text.num_key_value_heads * text.hidden_size // text.num_attention_heads),
-        "self_attn.o_proj": (text.hidden_size, text.hidden_size),
-        "mlp.gate_proj": (text.hidden_size, text.intermediate_size),
-        "mlp.up_proj": (text.hidden_size, text.intermediate_size),
-        "mlp.down_proj": (text.intermediate_size, text.hidden_size),
-    }
-    sizes["self_attn.v_proj"] = sizes["self_attn.k_proj"]
-    for n in range(text.num_hidden_layers):
-        for module in LORA_MODULES:
-            in_dim, out_dim = sizes[module]
-            prefix = f"llama_model.base_model.model.model.layers.{n}.{module}"
-            shapes[f"{prefix}.lora_A.default.weight"] = (RANK, in_dim)
-            shapes[f"{prefix}.lora_B.default.weight"] = (out_dim, RANK)
-    state = {name: torch.randn(shape, generator=g) * 0.2 for name, shape in shapes.items()}
-    if config.fusion == "qformer":
-        state["multi_Qformer.bert.embeddings.position_ids"] = torch.arange(512).expand(1, -1)
-    return state
 
 
 def converted_model(config, state):

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from utils import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dataset_scripts"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(ROOT.parent / "shared" / "emotion_wheel"))
+sys.path.insert(0, str(REPO / "dataset_scripts"))
 
 from crowdsource import dummy  # noqa: E402
 from crowdsource.models import HFTextLLM  # noqa: E402
@@ -101,12 +99,12 @@ def test_two_cpu_processes_under_torchrun(tmp_path):
     root = _release(tmp_path, 4)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        str(ROOT / "dataset_scripts" / "crowdsource" / "run.py"),
+        str(REPO / "dataset_scripts" / "crowdsource" / "run.py"),
         "--data-dir", str(root), "--out", str(root), "--audio-model", "crowdsource.dummy:audio",
         "--video-model", "crowdsource.dummy:video", "--merge-model", "crowdsource.dummy:merge",
         "--classifier", "crowdsource.dummy:classifier", "--length-quantiles", "0", "1", "--no-progress",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "dataset_scripts"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "dataset_scripts"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=110)
     assert result.returncode == 0, result.stderr[-3000:]
     parts = sorted(p.name for p in (root / "crowdsource_cache").glob("part-*.jsonl"))

@@ -12,8 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TINY
 from PIL import Image
+from utils import TINY, tiny_model
 
 from affectgpt_hf import AffectGPTProcessor
 from affectgpt_hf.faces import (
@@ -314,8 +314,6 @@ def _save_and_path(folder, crops) -> str:
 @pytest.fixture(scope="module")
 def face_model_folder(tmp_path_factory):
     """The tiny model as a face model (random weights), saved with its processor."""
-    from conftest import tiny_model
-
     from affectgpt_hf.variants import VARIANTS, generation_config
 
     folder = tmp_path_factory.mktemp("face_model")

@@ -199,7 +199,7 @@ if __name__ == "__main__":
 def test_processor_fuzz_works_or_names_the_file(tmp_path):
     from collections import Counter
 
-    from conftest import make_clip
+    from utils import make_clip
 
     from affectgpt_hf.data.toy import synth_voice
     from affectgpt_hf.media import write_audio

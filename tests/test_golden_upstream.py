@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from utils import REPO
 
 sys.path.insert(0, str(REPO / "tests" / "golden" / "upstream"))
 import recipe  # noqa: E402

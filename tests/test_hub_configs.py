@@ -6,8 +6,8 @@ import filecmp
 import runpy
 
 import pytest
-from conftest import REPO
 from transformers import AutoConfig, AutoProcessor, GenerationConfig
+from utils import REPO
 
 from affectgpt_hf.variants import VARIANTS
 

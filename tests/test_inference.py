@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_clip, save_tiny_folder, tiny_model
+from utils import make_clip, tiny_model
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.inference import Clip, describe, generation_kwargs
@@ -14,8 +14,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_processor):
-    return save_tiny_folder(tmp_path_factory.mktemp("model"), tiny_processor, seed=3)
+def model_dir(tiny_model_dir):
+    return tiny_model_dir(seed=3)
 
 
 def test_batched_describe_equals_one_by_one_and_skips_bad_clips(tiny_processor, clips, tmp_path):

@@ -48,7 +48,8 @@ def _full_decode(path, size=(224, 224)) -> np.ndarray:
 
 @pytest.mark.timeout(10)
 def test_frame_indices_golden():
-    # spec §1.8 (run upstream fffca79): T=13 -> 0,1,3,4,6,8,9,11; T<8 repeats the last index.
+    # upstream's load_video / load_face (my_affectgpt/processors/video_processor.py, run at fffca79): T=13 ->
+    # 0,1,3,4,6,8,9,11; T<8 repeats the last index.
     assert frame_indices(13) == [0, 1, 3, 4, 6, 8, 9, 11]
     assert frame_indices(8) == list(range(8))
     assert frame_indices(3) == [0, 1, 2, 2, 2, 2, 2, 2]
@@ -252,7 +253,7 @@ def _expected_clips(wave: np.ndarray, starts: list[int]) -> np.ndarray:
 @pytest.mark.parametrize(
     "seconds, starts",
     [
-        (3.5, [0, 3000, 6000, 9000, 12000, 15000, 18000, 21000]),  # spec §1.8
+        (3.5, [0, 3000, 6000, 9000, 12000, 15000, 18000, 21000]),  # upstream's ImageBind data.py, run at fffca79
         (20.0, [36000 * k for k in range(8)]),  # (20 - 2) / 8 = 2.25 s
         # 3.3 s: float 3.3 - 2.0 = 1.2999999999999998 -> k * 2599.99...: int() truncates, as ImageBind does
         (3.3, [0, 2599, 5199, 7799, 10399, 12999, 15599, 18199]),

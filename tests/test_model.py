@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import TINY, tiny_config, tiny_model
+from utils import TINY, tiny_config, tiny_model
 
 from affectgpt_hf import AffectGPTConfig, AffectGPTForConditionalGeneration, AffectGPTModel
 from affectgpt_hf.modeling_affectgpt import AffectGPTAttentionFusion, AffectGPTAttentionPooling
@@ -70,7 +70,8 @@ def test_loss_counts_only_supervised_tokens(batch):
 
 
 def test_attention_pooling_and_fusion_use_raw_scores():
-    """Upstream quirk (spec §1.3): token = W (sum_t (w.v_t + b) v_t) + c, no softmax; fusion weights raw too."""
+    """Upstream quirk (my_affectgpt/models/affectgpt.py, `encode_*_attention`): token = W (sum_t (w.v_t + b) v_t) + c,
+    no softmax; fusion weights raw too."""
     pool = AffectGPTAttentionPooling(4, softmax=False)
     feats = torch.randn(2, 8, 4)
     scores = feats @ pool.score.weight.T + pool.score.bias  # [2, 8, 1]

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, TINY, make_clip, tiny_config
-from test_convert import upstream_state_dict
+from utils import REPO, TINY, make_clip, tiny_config, upstream_state_dict
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.model_card import TEMPLATE, read_card_facts
@@ -65,6 +64,7 @@ def check_common_metadata(card) -> None:
 # ---------------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def feature_cache(tmp_path_factory) -> Path:
+    """A 4-clip feature cache for this module's cards (it overrides conftest's 6-clip `feature_cache` here)."""
     from affectgpt_hf.data.mini_release import write_mini_release
 
     root = tmp_path_factory.mktemp("cards")

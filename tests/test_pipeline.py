@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_clip, save_tiny_folder, tiny_model
+from utils import make_clip, tiny_model
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.inference import Clip, _ClipBatches, describe
@@ -46,8 +46,8 @@ def items(folder) -> list[Clip]:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_processor) -> Path:
-    return save_tiny_folder(tmp_path_factory.mktemp("model"), tiny_processor, seed=SEED)
+def model_dir(tiny_model_dir) -> Path:
+    return tiny_model_dir(seed=SEED)
 
 
 def _describe_cli(folder: Path, model_dir: Path, out: Path, workers: int) -> list[dict]:

@@ -7,48 +7,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY, make_clip
+from utils import REPO, TINY, UPSTREAM_FACE_PROMPT, make_clip
 
 from affectgpt_hf import AffectGPTProcessor
-from affectgpt_hf.configuration_affectgpt import SUPPORTED_INPUT_MODES
 from affectgpt_hf.prompt import QUESTIONS, render_prompt
 
 pytestmark = pytest.mark.timeout(120)
-
-# spec §1.4, verbatim (the default face model's prompt; note the trailing space).
-UPSTREAM_FACE_PROMPT = (
-    "###Human: The audio and video merged info is: <Multi><MultiHere></Multi>. The audio content is as follows: "
-    "<Audio><AudioHere></Audio>. Meanwhile, we uniformly sample raw frames from the video and extract faces from these "
-    "frames: <Video><FaceHere></Video>. The subtitle of this video is: <Subtitle>I told you already.</Subtitle>. Now, "
-    "please answer my question based on all the provided information. Please recognize all possible emotional states "
-    "of the character. ###Assistant: "
-)
-
-
-def test_prompt_bytes_match_upstream():
-    prompt = render_prompt("multiface_audio_face_text", "I told you already.", QUESTIONS["ov_labels"])
-    assert prompt == UPSTREAM_FACE_PROMPT
-    frame = render_prompt("multiframe_audio_frame_text", "I told you already.", QUESTIONS["ov_labels"])
-    assert frame == UPSTREAM_FACE_PROMPT.replace(
-        "Meanwhile, we uniformly sample raw frames from the video and extract faces from these frames: "
-        "<Video><FaceHere></Video>.",
-        "Meanwhile, we uniformly sample raw frames from the video: <Video><FrameHere></Video>.",
-    )
-    assert render_prompt("audio_text", "x", "q?").startswith("The audio content is as follows")  # no "###Human: "
-    assert render_prompt("frame", "s", "q", {"<FrameHere>": 3}).count("<FrameHere>") == 3
-
-
-@pytest.mark.parametrize("mode", SUPPORTED_INPUT_MODES)
-def test_chat_template_renders_the_same_bytes(mode):
-    processor = AffectGPTProcessor.from_pretrained(TINY, input_mode=mode, chat_template=None)
-    user = {"role": "user", "content": [{"type": "video", "path": "clip.mp4"}, {"type": "text", "text": "Oh, no!"}]}
-    for kwargs, question in (
-        ({}, QUESTIONS["ov_labels"]),
-        ({"task": "description"}, QUESTIONS["description"]),
-        ({"question": "Is the person lying?"}, "Is the person lying?"),
-    ):
-        rendered = processor.apply_chat_template([user], **kwargs)
-        assert rendered == render_prompt(mode, "Oh, no!", question)
 
 
 def test_apply_chat_template_on_saved_folder_decodes_with_media_py(tmp_path, clips, monkeypatch):
@@ -149,7 +113,7 @@ def test_one_question_is_asked_of_every_clip(tiny_processor, clips):
 
 
 def test_audio_clips_are_normalised_together_not_one_by_one(tiny_processor, tmp_path):
-    """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (spec §1.8)."""
+    """Upstream fed all 8 clips to Wav2Vec2FeatureExtractor as one sequence (my_affectgpt/models/encoder.py)."""
     sr = 16000
     t = np.arange(sr * 16) / sr
     loud_then_quiet = np.sin(2 * np.pi * 300 * t) * np.where(t < 8, 0.8, 0.05)

@@ -14,11 +14,10 @@ from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
 from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
 
-# The reduced run's bars (260 steps on 51 clips, 13 held out). Its figures are in benchmarks/README.md. At 260 steps
-# the run reliably learns the subtitle; the face and the voice only in some draws (one draw used all three, the next,
-# with the decord-equal frames, text only), so that each modality is used is the full run's target
-# (benchmarks/bench_quickstart.py), and here the whole input must do no worse than any blanked one and clearly better
-# than at least one.
+# The reduced run's bars (260 steps on 51 clips, 13 held out); the figures of its runs: benchmarks/README.md,
+# "Quickstart". At 260 steps the run reliably learns the subtitle, the face and the voice only in some draws, so that
+# each modality is used is the full run's target (benchmarks/bench_quickstart.py), and here the whole input must do no
+# worse than any blanked one and clearly better than at least one.
 MIN_HIT_RATE = CHANCE + 0.15
 MIN_OV_FSCORE = 0.45  # an answer naming all four emotions scores hit rate 1.0 but F-score 0.40 (asserted below)
 MAX_LABELS = 3.0  # mean labels per answer: the OV answers name two; all four emotions would be 4

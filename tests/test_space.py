@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_clip, save_tiny_folder
+from utils import REPO, make_clip
 
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
@@ -37,8 +37,8 @@ def _load_app():
 
 
 @pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory, tiny_processor) -> Path:
-    return save_tiny_folder(tmp_path_factory.mktemp("space_model"), tiny_processor, seed=0)
+def tiny_folder(tiny_model_dir) -> Path:
+    return tiny_model_dir(seed=0)
 
 
 @pytest.fixture(scope="module")

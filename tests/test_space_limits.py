@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_clip, save_tiny_folder
+from utils import make_clip
 
 gr = pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
@@ -42,8 +42,8 @@ def uploads(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def analyzer(tmp_path_factory, tiny_processor):
-    folder = save_tiny_folder(tmp_path_factory.mktemp("limits_model"), tiny_processor, seed=0)
+def analyzer(tiny_model_dir):
+    folder = tiny_model_dir(seed=0)
     return Analyzer(folder, device="cpu", max_new_tokens=4)
 
 

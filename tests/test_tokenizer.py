@@ -1,4 +1,4 @@
-"""The Qwen2.5 tokenizer built offline: the ids of spec §1.8 and upstream's separate tokenization."""
+"""The Qwen2.5 tokenizer built offline: the ids upstream's tokenizer gives and upstream's separate tokenization."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def tokenizer():
 
 
 def test_special_and_placeholder_ids(tokenizer):
-    # spec §1.8: bos overridden to <|im_start|>, pad = eos = <|im_end|>, placeholders at 151665..151669.
+    # as upstream's load_tokenizer_from_LLM (my_affectgpt/models/tokenizer.py): bos overridden to <|im_start|>,
+    # pad = eos = <|im_end|>, placeholders at 151665..151669.
     assert len(tokenizer) == 151_670
     assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (151644, 151645, 151645)
     names = ["<ImageHere>", "<AudioHere>", "<FrameHere>", "<FaceHere>", "<MultiHere>"]

@@ -4,18 +4,13 @@ the `evaluate` module metrics/mer_unibench."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from utils import REPO, WHEEL_DIR
 
-WHEEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "emotion_wheel"
-REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(WHEEL_DIR))
-
-from affectgpt_hf.cli import main  # noqa: E402
-from affectgpt_hf.unibench import hit_rate, ovmer_scores, sentiment_scores  # noqa: E402
+from affectgpt_hf.cli import main
+from affectgpt_hf.unibench import hit_rate, ovmer_scores, sentiment_scores
 
 OV_GOLD = {"s0": "[happy, excited]", "s1": "[sad]", "s2": "", "s3": "[angry, annoyed]"}
 OV_TEXT = {

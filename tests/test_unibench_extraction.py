@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-WHEEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "emotion_wheel"
-os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(WHEEL_DIR))
-
-from affectgpt_hf.unibench.extraction import (  # noqa: E402
+from affectgpt_hf.unibench.extraction import (
     SENTIMENT_PROMPT,
     LexiconExtractor,
     LLMJudge,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import WHEEL_DIR
+from utils import WHEEL_DIR
 
 from affectgpt_hf.unibench import resources
 

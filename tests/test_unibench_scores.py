@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from utils import WHEEL_DIR
 
-WHEEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "emotion_wheel"
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "unibench_upstream.json").read_text())
 TOL = 1e-9
 
@@ -93,7 +93,7 @@ def test_wheel_mapping_rules():
     wheels = load_wheels()
     assert len(wheels.vocabulary) == 7386
     assert [len(s) for s in wheels.wheel_sectors] == [6, 7, 6, 6, 6]
-    # alphabetical tie-break quirks and dropped labels, as upstream (spec §3.3)
+    # alphabetical tie-break quirks and dropped labels, as upstream (my_affectgpt/evaluation/wheel.py)
     assert wheels.sector("fear", 2) == "happy" and wheels.sector("excited", 1) == "surprised"
     assert all(wheels.sector("neutral", k) is None for k in range(1, 6))
     assert wheels.sector("disgust", 3) is None and wheels.sector("disgust", 5) is None

@@ -13,8 +13,6 @@ import pytest
 from affectgpt_hf.cli import main
 from affectgpt_hf.npz import load_npz
 
-WHEEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "emotion_wheel"
-os.environ.setdefault("MER_UNIBENCH_WHEEL_DIR", str(WHEEL_DIR))
 GOLDEN = Path(__file__).parent / "golden" / "upstream_npz"  # numpy 1.23.5 (upstream's pin): make_upstream_npz.py
 
 

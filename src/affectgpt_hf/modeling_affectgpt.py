@@ -1,9 +1,9 @@
 """AffectGPT: frozen CLIP and HuBERT towers, pooling, audio-video pre-fusion and projectors in front of Qwen2.
 
-Upstream math (spec §1.3, §1.8): per-modality attention pooling with raw linear scores (no softmax), attention
-pre-fusion on the encoders' time-averaged features with raw fusion weights, one token each for face/frame, audio and
-the fused "multi" signal, spliced into the placeholder slots of the prompt. All merging happens in
-`AffectGPTModel.forward`, because TRL's fused LM head calls the backbone directly.
+Upstream math (my_affectgpt/models/affectgpt.py, `encode_*_attention`): per-modality attention pooling with raw linear
+scores (no softmax), attention pre-fusion on the encoders' time-averaged features with raw fusion weights, one token
+each for face/frame, audio and the fused "multi" signal, spliced into the placeholder slots of the prompt. All merging
+happens in `AffectGPTModel.forward`, because TRL's fused LM head calls the backbone directly.
 """
 
 from __future__ import annotations

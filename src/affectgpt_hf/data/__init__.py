@@ -1,4 +1,4 @@
-"""MER-Caption builders, the Hub-folder writer, the SFT view and mini releases (see DESIGN.md, data/)."""
+"""MER-Caption builders, the Hub-folder writer, the SFT view and mini releases (README.md, "Use")."""
 
 from affectgpt_hf.data.builder import (
     MERBuilder,

@@ -1,4 +1,5 @@
-"""The SFT collator: upstream's training sequence (spec §1.5), built from MER-Caption rows, raw or with cached features.
+"""The SFT collator: upstream's training sequence (its dataset `collater`, my_affectgpt/datasets/datasets/
+base_dataset.py), built from MER-Caption rows, raw or with cached features.
 
 Sequence = ``<|im_start|>`` + prompt + answer + ``###`` + ``<|im_end|>``; prompt and target tokenized separately
 (``add_special_tokens=False``); labels -100 over bos + prompt; right padding with pad (= eos); and, as upstream,

@@ -1,8 +1,10 @@
 """The SFT recipe: build AffectGPT, apply upstream's LoRA, train with TRL's `SFTTrainer`, save a loadable folder.
 
-Upstream (spec §1.1, §1.5): frozen CLIP and HuBERT; LoRA r=16, alpha 32, dropout 0.05 on q/k/v/o/gate/up/down of
-the language model; pooling, pre-fusion and projectors fully trained; AdamW, weight decay 0.05 except biases and
-1-D parameters; `linear_warmup_cosine_lr` from 1e-6 to 1e-5 over 5,000 steps, then constant (init_lr == min_lr).
+Upstream (train_configs/emercoarse_highlevelfilter4_outputhybird_bestsetup_bestfusion_lz.yaml,
+my_affectgpt/models/affectgpt.py; hub_configs/affectgpt-qwen2.5-7b/train.yaml): frozen CLIP and HuBERT; LoRA r=16, alpha
+32, dropout 0.05 on q/k/v/o/gate/up/down of the language model; pooling, pre-fusion and projectors fully trained; AdamW,
+weight decay 0.05 except biases and 1-D parameters; `linear_warmup_cosine_lr` from 1e-6 to 1e-5 over 5,000 steps, then
+constant (init_lr == min_lr).
 """
 
 from __future__ import annotations

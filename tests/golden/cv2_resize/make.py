@@ -1,6 +1,6 @@
 """Make faces.npz: upstream's face loading and cv2.resize on textured inputs, for tests/test_media.py.
 
-Run in upstream's pinned environment (opencv-python 4.6.0.66, numpy 1.23.5; /work/shared/notes/upstream-env.md),
+Run in upstream's pinned environment (opencv-python 4.6.0.66, numpy 1.23.5; tests/golden/upstream/make.sh builds it),
 from the repository root, with upstream AffectGPT (commit fffca79) on the path:
 
     PYTHONPATH=/work/upstream-env/shims:/work/upstream-env/src/AffectGPT \

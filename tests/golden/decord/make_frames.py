@@ -1,7 +1,7 @@
 """Golden frames from upstream's frame reader (decord 0.6.0) for tests/test_decode_exact.py.
 
 Run from the repository root with this project's environment. It writes the clips of :func:`build_clips` to a
-temporary folder, then runs itself in upstream's pinned environment (../shared/notes/upstream-env.md), where
+temporary folder, then runs itself in upstream's pinned environment (as tests/golden/upstream/make.sh builds it), where
 upstream's own ``load_video(path, n_frms=8, height=224, width=224)`` (my_affectgpt/processors/video_processor.py,
 decord underneath) reads each clip; ``frames.json`` gets, per clip, decord's frame count and the sha256 of each
 returned 224x224x3 uint8 frame, plus the provenance. Nothing is written unless every clip was read.
@@ -159,7 +159,7 @@ def main() -> None:
         return
     for path in (args.upstream_python, args.upstream_src, args.shims):
         if not Path(path).exists():
-            raise SystemExit(f"{path} does not exist; build upstream's environment (../shared/notes/upstream-env.md)")
+            raise SystemExit(f"{path} does not exist; build upstream's environment (tests/golden/upstream/make.sh)")
     if args.rewrite_mpeg4 or not MPEG4.exists():
         write_mpeg4(MPEG4)
     with tempfile.TemporaryDirectory() as tmp:

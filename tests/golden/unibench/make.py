@@ -11,7 +11,7 @@ Every case's inputs (``predictions``, ``references``) are read from the golden f
   is a script, not importable) on an ``-openset.npz`` / ``-openset-sentiment.npz`` pair holding the predictions, so
   its LLM steps are skipped as upstream skips them when the files exist.
 
-Run it with upstream's pinned venv (see shared/notes/upstream-env.md), from anywhere:
+Run it with upstream's pinned venv (tests/golden/upstream/make.sh builds it), from anywhere:
 
     PYTHONPATH=/work/upstream-env/shims /work/upstream-env/venv/bin/python tests/golden/unibench/make.py \\
         --upstream /work/upstream-env/src/AffectGPT [--check]

@@ -55,7 +55,7 @@ GOT=$(cd "$UP" && GIT_DIR="$INDEX" GIT_WORK_TREE="$UP" git add -A -f . && GIT_DI
 rm -rf "$INDEX"
 [[ "$GOT" == "$TREE" ]] || die "upstream copy at $UP has tree $GOT, not fffca79's AffectGPT tree $TREE (another commit, or edited)"
 
-# 2. Upstream's pinned environment (shared/notes/upstream-env.md), or the given one.
+# 2. Upstream's pinned environment (the pins and shims below; tests/golden/README.md), or the given one.
 SHIMS="$WORK/shims"
 mkdir -p "$SHIMS"
 cat >"$SHIMS/sitecustomize.py" <<'PY'

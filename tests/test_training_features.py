@@ -1,0 +1,63 @@
+"""training/features.py: encoder features cached once (`affectgpt cache-features`) give the loss of the raw path;
+the paper config's component folders assembled for training and for the feature cache (towers only)."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+import torch
+from utils import REPO
+
+
+@pytest.mark.timeout(60)
+def test_cached_features_give_the_raw_loss(feature_cache, rows, tiny_processor):
+    """Training on cached tower features gives the loss of the raw path (fp32, tiny config)."""
+    from transformers import set_seed
+
+    from affectgpt_hf.training import AffectGPTSFTCollator, ModelArguments, build_model
+
+    set_seed(42)  # the seed the cache was made with: the same random towers
+    model = build_model(ModelArguments(model_name_or_path=str(REPO / "hub_configs" / "tiny"))).train()
+    cached = datasets.load_from_disk(str(feature_cache))
+    collator = AffectGPTSFTCollator(tiny_processor, seed=42)
+    raw_batch = collator([rows[i] for i in range(3)])
+    cached_batch = collator([cached[i] for i in range(3)])
+    assert "pixel_values_videos" in raw_batch and "video_features" in cached_batch
+    assert torch.equal(raw_batch["labels"], cached_batch["labels"])
+    with torch.no_grad():
+        raw = model(**raw_batch).loss
+        fast = model(**cached_batch).loss
+    assert abs(raw.item() - fast.item()) < 1e-5
+
+
+@pytest.mark.timeout(90)
+def test_components_path_for_training_and_feature_cache(tmp_path):
+    """The paper config's path, on tiny components: `llm`/`vision`/`audio` folders assembled with the hub folder's
+    settings (placeholder ids included), and cache-features loading only the towers (language model on meta)."""
+    from transformers import Qwen2ForCausalLM
+
+    from affectgpt_hf.training import ModelArguments, build_model
+    from affectgpt_hf.training.features import load_towers
+
+    tiny = REPO / "hub_configs" / "tiny"
+    torch.manual_seed(0)
+    reference = build_model(ModelArguments(model_name_or_path=str(tiny)))
+    reference.model.vision_tower.save_pretrained(tmp_path / "clip")
+    reference.model.audio_tower.save_pretrained(tmp_path / "hubert")
+    Qwen2ForCausalLM(reference.config.text_config).save_pretrained(tmp_path / "qwen")
+    model = build_model(
+        ModelArguments(
+            model_name_or_path=str(tiny),
+            llm=str(tmp_path / "qwen"),
+            vision=str(tmp_path / "clip"),
+            audio=str(tmp_path / "hubert"),
+        )  # fmt: skip
+    )
+    assert model.config.input_mode == reference.config.input_mode
+    assert model.config.multi_token_id == reference.config.multi_token_id != 151669
+    towers = load_towers(str(tiny), vision=str(tmp_path / "clip"), audio=str(tmp_path / "hubert"))
+    assert towers.model.language_model.embed_tokens.weight.is_meta
+    pixels, waves = torch.randn(1, 8, 3, 224, 224), torch.randn(1, 8, 32000)
+    with torch.no_grad():
+        torch.testing.assert_close(towers.get_video_features(pixels), reference.get_video_features(pixels))
+        torch.testing.assert_close(towers.get_audio_features(waves), reference.get_audio_features(waves))

@@ -1,0 +1,201 @@
+"""Helpers the test files share (a plain module: conftest.py holds only fixtures and hooks).
+
+`from utils import ...` works in every test file (pytest puts tests/ on sys.path) and in scripts a test launches
+after `sys.path.insert(0, <tests folder>)`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "hub_configs" / "tiny"
+WHEEL_DIR = REPO.parent / "shared" / "emotion_wheel"  # CI's layout; MER_UNIBENCH_WHEEL_DIR wins when set
+ROWS = 6  # clips in conftest's mini MER-Caption+ release (`release`, `rows`, `feature_cache`)
+
+
+# ------------------------------------------------------------------------------------------------- the tiny model
+def tiny_config(sensitive: bool = False, **overrides):
+    """The tiny AffectGPT config of hub_configs/tiny, with AffectGPTConfig fields overridden.
+
+    At the hub config's 0.02 init the random model gives every clip the same answer, so comparing batched with
+    one-by-one answers compares equal things; `sensitive` draws Qwen2 and CLIP weights wider, and the answer follows
+    the clip's media and subtitle (tests using it first assert that their clips' answers differ).
+    """
+    from affectgpt_hf import AffectGPTConfig
+
+    config = AffectGPTConfig.from_pretrained(TINY)
+    if sensitive:
+        text = {**config.text_config.to_dict(), "initializer_range": 0.3}
+        vision = {**config.vision_config.to_dict(), "initializer_factor": 10.0}  # CLIP scales its init by this factor
+        overrides = {"text_config": text, "vision_config": vision, **overrides}
+    return AffectGPTConfig(**{**config.to_dict(), **overrides}) if overrides else config
+
+
+def tiny_model(seed: int = 0, sensitive: bool = False, **overrides):
+    """A tiny AffectGPT with random weights drawn after `torch.manual_seed(seed)`, in eval mode."""
+    from affectgpt_hf import AffectGPTForConditionalGeneration
+
+    torch.manual_seed(seed)
+    return AffectGPTForConditionalGeneration(tiny_config(sensitive, **overrides)).eval()
+
+
+def save_tiny_folder(folder: Path, processor, seed: int = 0, sensitive: bool = False) -> Path:
+    """A from_pretrained folder of the tiny model (random weights, tiny generation config) and its processor.
+
+    Tests that only read such a folder take conftest's session fixture `tiny_folder` instead (built once per seed).
+    """
+    from affectgpt_hf.variants import VARIANTS, generation_config
+
+    model = tiny_model(seed=seed, sensitive=sensitive)
+    model.generation_config = generation_config(VARIANTS["tiny"][1])
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+# ----------------------------------------------------------------------------------------------------------- prompt
+# The default face model's prompt as upstream's `get_prompt_for_multimodal` (my_affectgpt/datasets/datasets/
+# base_dataset.py, fffca79) writes it, verbatim (note the trailing space).
+UPSTREAM_FACE_PROMPT = (
+    "###Human: The audio and video merged info is: <Multi><MultiHere></Multi>. The audio content is as follows: "
+    "<Audio><AudioHere></Audio>. Meanwhile, we uniformly sample raw frames from the video and extract faces from these "
+    "frames: <Video><FaceHere></Video>. The subtitle of this video is: <Subtitle>I told you already.</Subtitle>. Now, "
+    "please answer my question based on all the provided information. Please recognize all possible emotional states "
+    "of the character. ###Assistant: "
+)
+
+
+# ------------------------------------------------------------------------------------------------------------ media
+def make_clip(
+    path: Path,
+    seconds: float = 3.0,
+    fps: int = 10,
+    size=(48, 64),
+    sampling_rate: int = 16000,
+    channels: int = 1,
+    audio: bool = True,
+    seed: int = 0,
+) -> Path:
+    """An h264/aac mp4 whose frames and tone differ by seed."""
+    from affectgpt_hf.media import write_video
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 255, size=(max(1, int(seconds * fps)), *size, 3), dtype=np.uint8)
+    track = None
+    if audio:
+        t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+        tone = (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t)).astype(np.float32)
+        track = np.stack([tone] * channels) if channels > 1 else tone
+    write_video(path, frames, fps=fps, audio=track, sampling_rate=sampling_rate)
+    return path
+
+
+# ---------------------------------------------------------------------------------------- upstream checkpoints
+LORA_MODULES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj") + (
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
+RANK = 4
+
+
+def upstream_state_dict(config, seed: int = 0) -> dict[str, torch.Tensor]:
+    """What `_save_checkpoint` stores for a model of these sizes, written from upstream's module definitions."""
+    g = torch.Generator().manual_seed(seed)
+    V, A = config.vision_config.projection_dim, config.audio_config.hidden_size  # noqa: N806
+    H, Fd = config.text_config.hidden_size, max(V, A)  # noqa: N806
+    Q, I = config.qformer_hidden_size, config.qformer_intermediate_size  # noqa: E741, N806
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def linear(name, out_dim, in_dim):
+        shapes[f"{name}.weight"], shapes[f"{name}.bias"] = (out_dim, in_dim), (out_dim,)
+
+    def qformer(prefix, width, tokens, positions_name, positions, queries):
+        shapes[tokens] = (1, queries, Q)
+        shapes[f"{positions_name}.weight"] = (positions, width)
+        shapes[f"{prefix}.bert.embeddings.LayerNorm.weight"] = shapes[f"{prefix}.bert.embeddings.LayerNorm.bias"] = (Q,)
+        for n in range(config.qformer_num_layers):
+            layer = f"{prefix}.bert.encoder.layer.{n}"
+            for block, kv in (("attention", Q), ("crossattention", width)):
+                linear(f"{layer}.{block}.self.query", Q, Q)
+                linear(f"{layer}.{block}.self.key", Q, kv)
+                linear(f"{layer}.{block}.self.value", Q, kv)
+                linear(f"{layer}.{block}.output.dense", Q, Q)
+                shapes[f"{layer}.{block}.output.LayerNorm.weight"] = (Q,)
+                shapes[f"{layer}.{block}.output.LayerNorm.bias"] = (Q,)
+            linear(f"{layer}.intermediate_query.dense", I, Q)
+            linear(f"{layer}.output_query.dense", Q, I)
+            shapes[f"{layer}.output_query.LayerNorm.weight"] = shapes[f"{layer}.output_query.LayerNorm.bias"] = (Q,)
+
+    linear("image_llama_proj", H, V)
+    if config.video_pooling == "attention":
+        linear("video_attention_mlp", 1, V)
+    elif config.video_pooling == "qformer":
+        qformer("video_Qformer", V, "video_query_tokens", "video_frame_position_embedding", 32, 1)
+    linear("affectgpt_proj", H, Q if config.video_pooling == "qformer" else V)
+    linear("audio_attention_mlp", 1, A)
+    linear("audio_llama_proj", H, A)
+    linear("multi_video_embs", Fd, V)
+    linear("multi_audio_embs", Fd, A)
+    if config.fusion == "qformer":
+        qformer("multi_Qformer", Fd, "multi_query_tokens", "multi_position_embedding", 264, 1)
+        linear("multi_llama_proj", H, Q)
+    else:
+        linear("attention_mlp", Fd, 2 * Fd)
+        linear("fc_att", 2, Fd)
+        linear("multi_llama_proj", H, Fd)
+    text = config.text_config
+    sizes = {
+        "self_attn.q_proj": (text.hidden_size, text.hidden_size),
+        "self_attn.k_proj": (text.hidden_size, text.num_key_value_heads * text.hidden_size // text.num_attention_heads),
+        "self_attn.o_proj": (text.hidden_size, text.hidden_size),
+        "mlp.gate_proj": (text.hidden_size, text.intermediate_size),
+        "mlp.up_proj": (text.hidden_size, text.intermediate_size),
+        "mlp.down_proj": (text.intermediate_size, text.hidden_size),
+    }
+    sizes["self_attn.v_proj"] = sizes["self_attn.k_proj"]
+    for n in range(text.num_hidden_layers):
+        for module in LORA_MODULES:
+            in_dim, out_dim = sizes[module]
+            prefix = f"llama_model.base_model.model.model.layers.{n}.{module}"
+            shapes[f"{prefix}.lora_A.default.weight"] = (RANK, in_dim)
+            shapes[f"{prefix}.lora_B.default.weight"] = (out_dim, RANK)
+    state = {name: torch.randn(shape, generator=g) * 0.2 for name, shape in shapes.items()}
+    if config.fusion == "qformer":
+        state["multi_Qformer.bert.embeddings.position_ids"] = torch.arange(512).expand(1, -1)
+    return state
+
+
+# ------------------------------------------------------------------------------------------------------- benchmark
+LABEL_EMOTIONS = ("happy", "sad", "angry", "worried", "surprised", "relaxed", "frustrated", "joyful")
+
+
+def labelled(describe_fn):
+    """`describe_fn` with emotions appended to each answer, picked by bits of a hash of the model's text: the tiny
+    model's words mean nothing, but so the extracted labels, and the scores, follow what it answered for each clip."""
+
+    def label(answers) -> None:
+        for answer in answers:
+            if answer.text is not None:
+                bits = zlib.crc32(answer.text.encode())
+                emotions = [e for i, e in enumerate(LABEL_EMOTIONS) if bits >> i & 1] or ["calm"]
+                answer.text += f" The character's emotional state is {', '.join(emotions)}."
+
+    def describe_and_label(model, processor, clips, on_batch=None, **kwargs):
+        if on_batch is None:
+            answers = describe_fn(model, processor, clips, **kwargs)
+            label(answers)
+            return answers
+
+        def label_then_pass_on(answers):  # the runner caches each batch as it comes: label it first
+            label(answers)
+            on_batch(answers)
+
+        return describe_fn(model, processor, clips, on_batch=label_then_pass_on, **kwargs)
+
+    return describe_and_label
