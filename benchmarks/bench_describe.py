@@ -115,12 +115,16 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
     kwargs = dict(batch_size=8, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, progress=False)
     describe(model, processor, clips[:8], num_workers=0, **kwargs)  # warm-up
     rates: dict[int, list[float]] = {0: [], args.workers: []}
+    busy: list[float] = []  # cores the serial runs kept busy: CPU time of this process over wall time
     outputs: dict[int, str] = {}
     for _ in range(args.repeats):
         for workers in (0, args.workers, args.workers, 0):
-            begin = time.perf_counter()
+            begin, cpu = time.perf_counter(), time.process_time()
             results = describe(model, processor, clips, num_workers=workers, **kwargs)
-            rates[workers].append(len(clips) / (time.perf_counter() - begin))
+            wall = time.perf_counter() - begin
+            rates[workers].append(len(clips) / wall)
+            if workers == 0:
+                busy.append((time.process_time() - cpu) / wall)
             assert all(r.error is None for r in results), [r.error for r in results if r.error]
             jsonl = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
             assert outputs.setdefault(workers, jsonl) == jsonl, f"{workers} workers: the JSONL changed between runs"
@@ -132,6 +136,8 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
     print(f"{args.workers} workers: {' '.join(f'{r:.2f}' for r in rates[args.workers])} clips/s")
     print(f"median {parallel:.2f} vs {serial:.2f} clips/s: {parallel / serial:.2f}x; identical JSONL "
           f"({distinct} distinct answers of {len(clips)})")  # fmt: skip
+    cores, cpus = statistics.median(busy), len(os.sched_getaffinity(0))
+    print(f"the serial runs kept {cores:.2f} of {cpus} cores busy: workers can give at most {cpus / cores:.2f}x here")
 
 
 def main() -> None:
