@@ -59,12 +59,13 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
     if their_delay and their_delay <= seconds:  # theirs fires first anyway
         yield
         return
-    armed, started = [True], time.monotonic()
+    armed, delivered, started = [True], [False], time.monotonic()
 
     def expire(signum, frame) -> None:
         if not armed[0]:
             return
         if their_delay and callable(previous) and time.monotonic() - started >= their_delay:
+            delivered[0] = True  # theirs is one-shot unless it has an interval: not armed again on leaving
             previous(signum, frame)  # their time came while the clip is still stuck
             return
         raise ClipTimeout(
@@ -84,7 +85,9 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
             except ClipTimeout:
                 pass
         signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-        if their_delay:
+        if delivered[0] and their_interval:
+            signal.setitimer(signal.ITIMER_REAL, their_interval, their_interval)
+        elif their_delay and not delivered[0]:
             left = their_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), their_interval)
 
