@@ -12,6 +12,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 # Command name ("describe", or two words: "dataset build") -> (help, run). `run(argv)` parses the command's own
@@ -72,6 +73,7 @@ def _describe(argv: list[str]) -> int:
     import json
 
     from affectgpt_hf.inference import DescribeArguments, InferenceArguments, describe_files
+    from affectgpt_hf.jsonl import write_jsonl
     from affectgpt_hf.pipeline import WorkerError
 
     arguments, runtime, extra = parse("describe", argv, DescribeArguments, InferenceArguments, extra=add_paths)
@@ -80,12 +82,10 @@ def _describe(argv: list[str]) -> int:
     except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
         print(f"affectgpt describe: error: {error}", file=sys.stderr)
         return 1
-    lines = "".join(json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results)
     if arguments.output:
-        with open(arguments.output, "w", encoding="utf-8") as out:
-            out.write(lines)
+        write_jsonl(Path(arguments.output), (result.to_dict() for result in results))
     else:
-        sys.stdout.write(lines)
+        sys.stdout.write("".join(json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results))
     failed = [result.name for result in results if result.error]
     if failed:
         print(f"skipped {len(failed)} clip(s) that could not be read: {', '.join(failed)}", file=sys.stderr)
