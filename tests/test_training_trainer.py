@@ -1,6 +1,6 @@
 """training/trainer.py and training/arguments.py on the tiny config (CPU, offline): upstream's scheduler, LoRA
-targets and trainable heads, the loss falling through the CLI, resume, full logits = TRL's fused head, the merged
-LoRA folder, and a 2-process run equal to one process."""
+targets and trainable heads, the loss falling through the CLI, resume, the model's logits (supervised positions only)
+= TRL's fused head, the merged LoRA folder, and a 2-process run equal to one process."""
 
 from __future__ import annotations
 
@@ -132,6 +132,17 @@ def test_resume_matches_uninterrupted_run(feature_cache, tmp_path):
     assert straight_losses[2:] == pytest.approx(resumed_losses, abs=1e-6)
     for (name, a), b in zip(straight.model.named_parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+def test_logits_only_where_a_label_follows():
+    """The CPU loss path's logits: the positions followed by a label in any row, with the labels they predict."""
+    from affectgpt_hf.training.trainer import supervised_logits
+
+    labels = torch.tensor([[-100, -100, 5, 6, -100, -100], [-100, -100, -100, 7, 8, -100]])
+    kept = supervised_logits(labels)
+    assert kept["logits_to_keep"].tolist() == [1, 2, 3]
+    assert kept["shift_labels"].tolist() == [[5, 6, -100], [-100, 7, 8]]
+    assert supervised_logits(torch.full((2, 4), -100)) == {}
 
 
 @pytest.mark.timeout(120)

@@ -9,9 +9,9 @@ Steps, all through the code paths a user runs:
 4. ``training.cache_features``: the frozen towers run once over the training rows (``OUT/features``);
 5. ``training.train``: TRL's ``SFTTrainer`` (hybrid description / OV-label questions), the language model trained
    fully (``use_lora: false``, as ``hub_configs/tiny/train.yaml``: a random tiny LLM has nothing to keep) for 2,400
-   steps, the learning rate warmed up to 8e-3 then cosine down to 4e-4, the loss from full logits (the CPU default
-   of ``fused_lm_head``: three times the steps/s of TRL's fused head here), saved with its processor to ``OUT``
-   (where ``affectgpt describe`` and the Space look by default);
+   steps, the learning rate warmed up to 8e-3 then cosine down to 4e-4, the loss from the model's logits at the
+   supervised positions (the CPU default of ``fused_lm_head``: several times the steps/s of TRL's fused head here),
+   saved with its processor to ``OUT`` (where ``affectgpt describe`` and the Space look by default);
 6. ``inference.load_model`` + ``inference.describe`` (OV-label task) on the held-out clips, whole and with black
    frames, silence or an empty subtitle;
 7. ``unibench.hit_rate`` against each clip's emotion and ``unibench.ovmer_scores`` against its label list ->

@@ -89,7 +89,8 @@ class AffectGPTSFTConfig(SFTConfig):
         default=None,
         metadata={
             "help": "loss through TRL's fused LM head (true: no full logits, the memory saver for a 152k vocabulary) "
-            "or from the model's full logits as upstream (false); the same loss either way. Default: fused on a "
-            "GPU, full logits on CPU, where the fused kernel's torch fallback made the tiny model's steps 3x slower"
+            "or from the model's logits as upstream (false; computed only at the positions that have a label); the "
+            "same loss either way. Default: fused on a GPU, the model's logits on CPU, where the fused kernel's torch "
+            "fallback made the tiny model's steps 3x slower"
         },
     )

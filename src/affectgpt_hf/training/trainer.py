@@ -161,9 +161,21 @@ class EpochCallback(TrainerCallback):
         self.collator.epoch = int(math.floor((state.epoch or 0.0) + 1e-6))
 
 
+def supervised_logits(labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Forward arguments that compute logits only at positions followed by a label in some row of the batch (prompt
+    and padding columns need none: most of a batch's tokens, and on CPU the LM head and its softmax over the
+    vocabulary are most of a small model's step), with the labels those logits predict: the same loss as from full
+    logits. Nothing when no position has a label."""
+    keep = (labels[:, 1:] != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)
+    if keep.numel() == 0:
+        return {}
+    return {"logits_to_keep": keep, "shift_labels": labels[:, keep + 1]}
+
+
 class AffectGPTTrainer(SFTTrainer):
     """`SFTTrainer` with upstream's scheduler (`warmup_start_lr`) and weight-decay split (no decay for biases and
-    1-D parameters), and the loss from the model's full logits where `fused_lm_head` says so (default on CPU)."""
+    1-D parameters), and the loss from the model's own logits (at the supervised positions only) where
+    `fused_lm_head` says so (default on CPU)."""
 
     @property
     def uses_fused_lm_head(self) -> bool:
@@ -179,16 +191,18 @@ class AffectGPTTrainer(SFTTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self.uses_fused_lm_head:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        # The model's own token-mean cross-entropy over its logits (`Trainer.compute_loss` passes num_items_in_batch,
-        # so gradient accumulation and DDP normalise as with the fused head); token accuracy logged as TRL does.
-        inputs["use_cache"] = False
+        # The model's own token-mean cross-entropy (`Trainer.compute_loss` passes num_items_in_batch, so gradient
+        # accumulation and DDP normalise as with the fused head), from logits at the supervised positions only; token
+        # accuracy logged as TRL does.
+        inputs = {**inputs, "use_cache": False, **supervised_logits(inputs["labels"])}
         loss, outputs = Trainer.compute_loss(
             self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
         with torch.no_grad():
-            targets = inputs["labels"][:, 1:]
+            targets = inputs.get("shift_labels", inputs["labels"][:, 1:])
+            logits = outputs.logits if "shift_labels" in inputs else outputs.logits[:, :-1]
             valid = targets != IGNORE_INDEX
-            correct = outputs.logits[:, :-1][valid].argmax(dim=-1) == targets[valid]
+            correct = logits[valid].argmax(dim=-1) == targets[valid]
             num_valid = self.accelerator.gather_for_metrics(valid.sum()).sum()
             num_correct = self.accelerator.gather_for_metrics(correct.sum()).sum()
         mode = "train" if self.model.training else "eval"
