@@ -68,7 +68,7 @@ def write_hub_folder(
             built = build_dataset(
                 data_dir,
                 name,
-                annotations=annotations if name == "mer_caption" else None,
+                annotations=annotations if get_layout(name).needs_annotations else None,
                 media=media,
                 skip_missing=skip_missing,
                 num_proc=num_proc,
@@ -231,7 +231,7 @@ CC BY-NC 4.0, gated: {GATING_TEXT}
 def _available_configs(data_dir: str | os.PathLike, annotations: str | os.PathLike | None) -> list[str]:
     names = []
     for name, layout in LAYOUTS.items():
-        if name == "mer_caption" and annotations is None:
+        if layout.needs_annotations and annotations is None:
             continue
         try:
             root = resolve_release_dir(data_dir, name)

@@ -31,10 +31,10 @@ class ReleaseLayout:
     audio_dir: str
     face_pattern: str  # relative to the release folder, with {name}
     video_exts: tuple[str, ...]
-    subtitle_csv: str | None  # None: the annotations CSV is passed by the user (mer_caption)
+    subtitle_csv: str | None
     subtitle_columns: dict[str, str]  # our column -> upstream CSV column
     model_subtitle: str  # which of subtitle_en / subtitle_zh upstream feeds the model
-    label_file: str | None
+    label_file: str | None  # None: the release has none; the user passes the annotations CSV (mer_caption)
     splits: dict[str, str]
     default_splits: tuple[str, ...]
     emotion_names: tuple[str, ...] | None = None  # integer emo -> name
@@ -42,6 +42,11 @@ class ReleaseLayout:
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     names_from_subtitles: bool = False  # the split's names are the subtitle CSV's (OV-MERD+), each needs a label row
+
+    @property
+    def needs_annotations(self) -> bool:
+        """Whether the labels come from the user's annotations CSV (``annotations=``), the release having none."""
+        return self.label_file is None
 
 
 _MER2025_SUBTITLES = {"subtitle_en": "english", "subtitle_zh": "chinese"}

@@ -162,7 +162,7 @@ def _caption_tables(root: Path, config: str, names: list[str]) -> None:
     subtitles.to_csv(root / "subtitle_chieng.csv", index=False)
     openset = pd.DataFrame({"name": names, "openset": [SAMPLE_OPENSETS[i % 4] for i in range(count)]})
     reasons = pd.DataFrame({"name": names, "reason": [SAMPLE_DESCRIPTIONS[i % 4] for i in range(count)]})
-    if config == "mer_caption":
+    if get_layout(config).needs_annotations:
         reasons.to_csv(root / "mer_caption_annotations.csv", index=False)
     else:
         openset.to_csv(root / "track2_train_mercaptionplus.csv", index=False)

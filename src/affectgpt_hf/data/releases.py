@@ -300,7 +300,7 @@ def _in_subtitle_order(
 
 def _label_csv_path(layout: ReleaseLayout, root: Path, annotations: str | os.PathLike | None) -> Path:
     """The layout's label CSV, or for a layout without one (MER-Caption) the user's ``annotations`` CSV."""
-    if layout.label_file is not None:
+    if not layout.needs_annotations:
         return root / layout.label_file
     if annotations is None:
         raise ValueError(
