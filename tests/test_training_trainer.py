@@ -135,13 +135,13 @@ def test_resume_matches_uninterrupted_run(feature_cache, tmp_path):
 
 
 def test_logits_only_where_a_label_follows():
-    """The CPU loss path's logits: the positions followed by a label in any row, with the labels they predict."""
+    """The CPU loss path's logits: the positions followed by a label, row by row, with the labels they predict."""
     from affectgpt_hf.training.trainer import supervised_logits
 
     labels = torch.tensor([[-100, -100, 5, 6, -100, -100], [-100, -100, -100, 7, 8, -100]])
     kept = supervised_logits(labels)
-    assert kept["logits_to_keep"].tolist() == [1, 2, 3]
-    assert kept["shift_labels"].tolist() == [[5, 6, -100], [-100, 7, 8]]
+    assert kept["logits_to_keep"].tolist() == [[0, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 0]]
+    assert kept["shift_labels"].tolist() == [5, 6, 7, 8]
     assert supervised_logits(torch.full((2, 4), -100)) == {}
 
 

@@ -503,8 +503,9 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
             labels (`torch.LongTensor` of shape `[B, L]`, *optional*): target ids aligned with `input_ids` (shifted
                 inside the loss); -100 marks positions without loss (bos, prompt and padding in training).
             use_cache (`bool`, *optional*): return the key/value cache.
-            logits_to_keep (`int` or `torch.Tensor`): compute logits for the last N positions only (0: all), or for
-                the positions a 1-D tensor lists.
+            logits_to_keep (`int` or `torch.Tensor`): compute logits for the last N positions only (0: all), for
+                the positions a 1-D tensor lists, or for the `True` positions of a `[B, L]` boolean mask (logits
+                flattened to `[N, vocab_size]`), as transformers' `slice_logits_to_keep`.
             **kwargs: passed to the language model and the loss (e.g. `num_items_in_batch`).
 
         Returns:

@@ -162,14 +162,17 @@ class EpochCallback(TrainerCallback):
 
 
 def supervised_logits(labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Forward arguments that compute logits only at positions followed by a label in some row of the batch (prompt
-    and padding columns need none: most of a batch's tokens, and on CPU the LM head and its softmax over the
-    vocabulary are most of a small model's step), with the labels those logits predict: the same loss as from full
-    logits. Nothing when no position has a label."""
-    keep = (labels[:, 1:] != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)
-    if keep.numel() == 0:
+    """Forward arguments that compute logits only at the positions followed by a label (prompt and padding need none:
+    most of a batch's tokens, and on CPU the LM head and its softmax over the vocabulary are most of a small model's
+    step), flattened as transformers' `slice_logits_to_keep` does with a boolean mask, with the labels those logits
+    predict: the same loss as from full logits. Nothing when no position has a label."""
+    targets = labels[:, 1:]
+    supervised = targets != IGNORE_INDEX
+    if not supervised.any():
         return {}
-    return {"logits_to_keep": keep, "shift_labels": labels[:, keep + 1]}
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = supervised
+    return {"logits_to_keep": keep, "shift_labels": targets[supervised]}
 
 
 class AffectGPTTrainer(SFTTrainer):
@@ -200,7 +203,7 @@ class AffectGPTTrainer(SFTTrainer):
         )
         with torch.no_grad():
             targets = inputs.get("shift_labels", inputs["labels"][:, 1:])
-            logits = outputs.logits if "shift_labels" in inputs else outputs.logits[:, :-1]
+            logits = outputs.logits if "shift_labels" in inputs else outputs.logits[:, :-1]  # [N, V] or [B, L - 1, V]
             valid = targets != IGNORE_INDEX
             correct = logits[valid].argmax(dim=-1) == targets[valid]
             num_valid = self.accelerator.gather_for_metrics(valid.sum()).sum()
