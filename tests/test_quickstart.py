@@ -1,7 +1,8 @@
 """The reduced quickstart end to end: toy data -> builder -> SFT -> from_pretrained -> describe -> MER-UniBench scores.
 
 The full run's target (hit rate >= 0.9, each blanked modality lower, < 10 min on 2 cores) is a benchmark
-(benchmarks/bench_quickstart.py); this checks the same path on a small set with a lower bar.
+(benchmarks/bench_quickstart.py); this checks the same path on a smaller set, in fewer and larger steps, with bars as
+strict in kind: a high hit rate and OV F-score, and each blanked modality clearly lower.
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ import pytest
 
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
-from affectgpt_hf.quickstart import CHANCE, CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
+from affectgpt_hf.quickstart import CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
 
-# The reduced run's bars (260 steps on 51 clips, 13 held out); the figures of its runs: benchmarks/README.md,
-# "Quickstart". At 260 steps the run reliably learns the subtitle, the face and the voice only in some draws, so that
-# each modality is used is the full run's target (benchmarks/bench_quickstart.py), and here the whole input must do no
-# worse than any blanked one and clearly better than at least one.
-MIN_HIT_RATE = CHANCE + 0.15
-MIN_OV_FSCORE = 0.45  # an answer naming all four emotions scores hit rate 1.0 but F-score 0.40 (asserted below)
+# The reduced run's bars (QuickstartSettings.reduced(); the figures of its runs: benchmarks/README.md, "Quickstart").
+# Draws of the toy set under seeds 0-2 each learnt all three cues (whole input 0.96-1.00, each blanked one at least
+# four held-out clips lower), so here each blanked modality must lose more than two clips.
+MIN_HIT_RATE = 0.8
+MIN_OV_FSCORE = 0.8  # an answer naming all four emotions scores hit rate 1.0 but F-score 0.40 (asserted below)
 MAX_LABELS = 3.0  # mean labels per answer: the OV answers name two; all four emotions would be 4
+MIN_CLIPS_LOST = 2  # by each blanked input, beyond
 
 
 def assert_learned(report: dict, answers: list[dict]) -> None:
-    """What the reduced run must show: upstream's OV sentences naming few labels, a hit rate clearly above chance, an
-    OV F-score above what naming every emotion gets, no blanked input doing better than the whole (within one clip of
-    noise: 13 clips), and at least one blanked input changing answers and losing by more than one clip."""
+    """What the reduced run must show: upstream's OV sentences naming few labels, a hit rate and OV F-score far above
+    what chance or naming every emotion gets, and each blanked input losing more than ``MIN_CLIPS_LOST`` clips."""
     by_condition = {c: [a for a in answers if a["condition"] == c] for c in CONDITIONS}
     held_out = by_condition["all"]
     assert len(held_out) == report["clips"]["held_out"]
@@ -40,14 +40,9 @@ def assert_learned(report: dict, answers: list[dict]) -> None:
     assert scores["all"]["hit_rate"] >= MIN_HIT_RATE, scores
     assert scores["all"]["ov_fscore"] >= MIN_OV_FSCORE, scores
     both = {c: scores[c]["hit_rate"] + scores[c]["ov_fscore"] for c in CONDITIONS}
-    one_clip = 2 / len(held_out)
-    used = []
+    one_clip = 2 / len(held_out)  # one clip moves each of the two scores by at most 1 / len(held_out)
     for condition in CONDITIONS[1:]:
-        assert both["all"] >= both[condition] - one_clip, (condition, both)
-        changed = any(a["text"] != b["text"] for a, b in zip(held_out, by_condition[condition], strict=True))
-        if changed and both["all"] > both[condition] + one_clip:
-            used.append(condition)
-    assert used, f"no blanked input changed answers and lost: the model ignores its inputs ({both})"
+        assert both["all"] > both[condition] + MIN_CLIPS_LOST * one_clip, (condition, both)
 
 
 def test_score_uses_unibench_hit_rate_and_ov_fscore():
@@ -67,7 +62,7 @@ def test_reduced_quickstart(tmp_path, capsys):
     assert (out / "processor_config.json").is_file() or (out / "tokenizer.json").is_file()
     report = json.loads((out / "report.json").read_text())
     assert report["settings"] == QuickstartSettings.reduced().__dict__
-    assert report["clips"] == {"total": 64, "train": 51, "held_out": 13}
+    assert report["clips"] == {"total": 192, "train": 144, "held_out": 48}
     assert set(report["conditions"]) == set(CONDITIONS)
     assert (out / "report.md").read_text() == markdown_table(report) + "\n"
     assert (out / "report.png").stat().st_size > 5_000

@@ -380,8 +380,8 @@ class QuickstartArguments:
     """`affectgpt quickstart`: where the run goes, and what of `QuickstartSettings` (or its reduced form) to change."""
 
     output_dir: str = field(default="runs/quickstart", metadata={"help": "model, report.json/.md/.png (and work/)"})
-    reduced: bool = field(default=False, metadata={"help": "a small, quick run (fewer clips and epochs)"})
-    n: int | None = field(default=None, metadata={"help": "number of toy clips (default 360; --reduced 64)"})
+    reduced: bool = field(default=False, metadata={"help": "the test suite's quicker run (fewer clips and steps)"})
+    n: int | None = field(default=None, metadata={"help": "toy clips (default: the full run's or --reduced's)"})
     epochs: float | None = field(default=None, metadata={"help": "training epochs over the training clips"})
     seed: int | None = field(default=None, metadata={"help": "seed of the toy data and the random towers"})
 
