@@ -246,11 +246,12 @@ def test_cache_features_with_workers_equals_without(tmp_path, tiny_processor):
         assert all(not np.array_equal(one[i], one[i + 1]) for i in range(3)), column
 
 
-def test_default_workers_leave_a_core_per_process(monkeypatch):
+def test_default_workers_leave_a_core_per_process_and_none_beside_a_cpu_model(monkeypatch):
     for cpus, processes, expected in ((1, 1, 0), (2, 1, 1), (3, 1, 2), (16, 1, 4), (16, 8, 1), (8, 8, 0)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         monkeypatch.setenv("LOCAL_WORLD_SIZE", str(processes))
-        assert default_num_workers() == expected, (cpus, processes)
+        assert default_num_workers("cuda:0") == expected, (cpus, processes)
+        assert default_num_workers(torch.device("cpu")) == 0
 
 
 def _children(pid: int) -> set[int]:

@@ -175,7 +175,7 @@ class CacheFeaturesArguments:
     seed: int = field(default=42, metadata={"help": "seed of a random init (keep it equal to training's)"})
     drop_media: bool = field(default=False, metadata={"help": "drop the video/audio/face cells from the output"})
     num_workers: int | None = field(
-        default=None, metadata={"help": "media decoding processes (default min(4, CPUs-1); 0: none)"}
+        default=None, metadata={"help": "media decoding processes (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"}
     )
 
 

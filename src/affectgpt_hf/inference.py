@@ -47,7 +47,8 @@ class InferenceArguments:
         default=None, metadata={"help": "cpu, cuda, cuda:1 ... (benchmark under accelerate: one per process)"}
     )
     num_workers: int | None = field(
-        default=None, metadata={"help": "media decoding processes per process (default min(4, CPUs-1); 0: none)"}
+        default=None,
+        metadata={"help": "media decoding processes per process (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"},
     )
     clip_timeout: float | None = field(
         default=CLIP_TIMEOUT, metadata={"help": "seconds per clip before it is skipped (0: none)"}
@@ -229,7 +230,7 @@ def describe(
         len(clips),
         batch_size,
         prepare,
-        num_workers=default_num_workers() if num_workers is None else num_workers,
+        num_workers=default_num_workers(device) if num_workers is None else num_workers,
         pin_memory=device.type == "cuda",
         batch_timeout=2 * batch_size * clip_timeout + 60 if clip_timeout else 0,
         label=lambda indices: _names(clips, indices),

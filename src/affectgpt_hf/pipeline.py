@@ -35,11 +35,15 @@ class WorkerError(RuntimeError):
     """A worker process died (killed, out of memory) or stopped answering; the message names the batch it had."""
 
 
-def default_num_workers() -> int:
-    """Workers for ``--num-workers`` when not given: min(4, CPUs of this process - 1), the CPUs shared among the
-    processes of an ``accelerate launch`` on this machine. One core stays with the process that runs the model; four
-    workers decode about 60 clips/s of 720p (16 clips/s per core), more than a 7B model answers on one GPU, so more
-    would only cost memory. One CPU: 0 (decode in the main process)."""
+def default_num_workers(device: torch.device | str = "cuda") -> int:
+    """Workers for ``--num-workers`` when not given, for a model on ``device``: min(4, CPUs of this process - 1), the
+    CPUs shared among the processes of an ``accelerate launch`` on this machine. One core stays with the process that
+    runs the model; four workers decode about 60 clips/s of 720p (16 clips/s per core), more than a 7B model answers
+    on one GPU, so more would only cost memory. One CPU: 0 (decode in the main process). A model on the CPU: 0, as its
+    own threads already take every core and workers only compete with them (benchmarks/README.md, "Media workers":
+    0.90-1.03x with 2 workers and 0.95x with 1 on 2 cores)."""
+    if torch.device(device).type == "cpu":
+        return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return max(0, min(4, cpus // processes - 1))

@@ -103,12 +103,13 @@ def cache_features(
     model.eval()
     core = model.model if hasattr(model, "model") else model
     tower = core.vision_tower if core.vision_tower is not None else core.audio_tower
+    device = next(tower.parameters()).device
     pipeline = Prefetcher(
         len(dataset),
         batch_size,
         _RowBatches(processor, dataset),
-        num_workers=default_num_workers() if num_workers is None else num_workers,
-        pin_memory=next(tower.parameters()).device.type == "cuda",
+        num_workers=default_num_workers(device) if num_workers is None else num_workers,
+        pin_memory=device.type == "cuda",
         label=lambda indices: f"rows {indices[0]}-{indices[-1]} ({dataset[indices[0]]['name']}, ...)",
     )
     with pipeline:
