@@ -7,7 +7,7 @@ from utils import TINY, UPSTREAM_FACE_PROMPT
 
 from affectgpt_hf import AffectGPTProcessor
 from affectgpt_hf.configuration_affectgpt import SUPPORTED_INPUT_MODES
-from affectgpt_hf.prompt import QUESTIONS, render_prompt
+from affectgpt_hf.prompt import QUESTIONS, extract_answer, parse_ov_answer, render_prompt
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,3 +36,25 @@ def test_chat_template_renders_the_same_bytes(mode):
     ):
         rendered = processor.apply_chat_template([user], **kwargs)
         assert rendered == render_prompt(mode, "Oh, no!", question)
+
+
+def test_extract_answer_keeps_the_last_turn_up_to_eos_and_the_last_stop():
+    """After the last "###Assistant:", before the first eos, before the last "###"; without "###" the whole rest."""
+    decoded = "###Human: hi ###Assistant: first ###Assistant: a ### b ###<|im_end|> junk ###<|im_end|> more"
+    assert extract_answer(decoded, "<|im_end|>") == "a ### b"
+    assert extract_answer(" ###Assistant: The character's emotional state is happy, joyful") == (
+        "The character's emotional state is happy, joyful"  # cut by max_new_tokens: nothing to drop
+    )
+    assert extract_answer("plain words ### rest", None) == "plain words"
+    assert extract_answer("plain words, no eos", "<|im_end|>") == "plain words, no eos"
+
+
+def test_parse_ov_answer_reads_the_first_answer_line():
+    """Labels after the first (case-blind) OV prefix, up to the line end or "###", trailing dots, leading "and"/"or"
+    and repeats dropped, lower-cased; no prefix -> []."""
+    first = "Well, the Character's emotional state is Happy, happy, AND joyful., calm.\n"
+    first += "The character's emotional state is sad."
+    assert parse_ov_answer(first) == ["happy", "joyful", "calm"]
+    assert parse_ov_answer("The character's emotional state is angry, or annoyed ### is sad.") == ["angry", "annoyed"]
+    assert parse_ov_answer("The character's emotional state is [worried, 'nervous'].") == ["worried", "nervous"]
+    assert parse_ov_answer("She seems happy.") == []

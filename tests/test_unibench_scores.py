@@ -60,6 +60,8 @@ def test_ovmer_matches_upstream(case):
     ours = ovmer_scores(c["predictions"], c["references"])
     for k, (p, r) in enumerate(c["upstream"]["per_wheel_precision_recall"], 1):
         assert _close(ours[f"precision_wheel{k}"], p) and _close(ours[f"recall_wheel{k}"], r)
+        assert _close(ours[f"fscore_wheel{k}"], 2 * p * r / (p + r) if p + r else 0.0)
+        assert 0 < ours[f"samples_wheel{k}"] <= len(c["references"])
     assert _close(ours["precision"], c["upstream"]["precision"])
     assert _close(ours["recall"], c["upstream"]["recall"])
     if c["upstream"]["fscore"] is None:  # upstream: 0/0 -> NaN; our documented deviation: 0
@@ -76,6 +78,8 @@ def test_hit_rate_matches_upstream(case):
     c = GOLDEN["cases"]["basic"][case]
     ours = hit_rate(c["predictions"], c["references"])
     assert _close(ours["hit_rate"], c["upstream"]["hit_rate"])
+    assert _close(sum(ours[f"hit_rate_wheel{k}"] for k in range(1, 6)) / 5, ours["hit_rate"])
+    assert all(0 < ours[f"samples_wheel{k}"] <= len(c["references"]) for k in range(1, 6))
     assert _close(ours["mscore"], c["upstream"]["mscore"])
 
 
