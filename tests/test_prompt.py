@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from utils import TINY, UPSTREAM_FACE_PROMPT
 
 from affectgpt_hf import AffectGPTProcessor
 from affectgpt_hf.configuration_affectgpt import SUPPORTED_INPUT_MODES
-from affectgpt_hf.prompt import QUESTIONS, extract_answer, parse_ov_answer, render_prompt
+from affectgpt_hf.prompt import QUESTIONS, extract_answer, parse_label_string, parse_ov_answer, render_prompt
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -58,3 +59,12 @@ def test_parse_ov_answer_reads_the_first_answer_line():
     assert parse_ov_answer("The character's emotional state is angry, or annoyed ### is sad.") == ["angry", "annoyed"]
     assert parse_ov_answer("The character's emotional state is [worried, 'nervous'].") == ["worried", "nervous"]
     assert parse_ov_answer("She seems happy.") == []
+
+
+def test_label_strings_from_numpy_and_lists():
+    """npz cells arrive as numpy arrays or np.str_: arrays are lists of labels, np.str_ is parsed as a string."""
+    assert parse_label_string(np.array(["happy", "sad"])) == ["happy", "sad"]
+    assert parse_label_string(np.str_("[happy, 'sad']")) == ["happy", "sad"]
+    assert parse_label_string(("a", 1)) == ["a", "1"]
+    with pytest.raises(ValueError, match="not a string"):
+        parse_label_string(3)

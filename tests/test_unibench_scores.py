@@ -165,3 +165,12 @@ def test_default_is_download_when_no_folder(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(resources, "download_wheel_files", lambda *a, **k: calls.append(1) or WHEEL_DIR)
     assert resources.resolve_wheel_dir() == WHEEL_DIR and calls
+
+
+def test_numeric_sentiment_predictions_are_positive_above_zero():
+    """A number predicts positive when above 0 (0 and below: not positive); booleans and None are refused."""
+    ours = sentiment_scores([0.5, 0, -1.0, 2], [1.0, 2.0, -0.5, 0.8])
+    assert ours["accuracy"] == pytest.approx(0.75) and ours["samples"] == 4
+    for bad in (True, None):
+        with pytest.raises(ValueError, match=r"predictions\[0\]"):
+            sentiment_scores([bad], [1.0])
