@@ -145,6 +145,21 @@ def test_logits_only_where_a_label_follows():
     assert supervised_logits(torch.full((2, 4), -100)) == {}
 
 
+@pytest.mark.timeout(60)
+def test_evaluation_gets_every_logit_and_the_same_loss(feature_cache, tmp_path):
+    """prediction_step asks compute_loss for the outputs: it gets every position's logits (for compute_metrics); the
+    training step's loss from the supervised positions is the same number."""
+    from affectgpt_hf.training import build_trainer
+
+    trainer = build_trainer(*tiny_args(feature_cache, tmp_path, "--per_device_train_batch_size", "2"))
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    with torch.no_grad():
+        loss, outputs = trainer.compute_loss(trainer.model, dict(batch), return_outputs=True)
+        training_loss = trainer.compute_loss(trainer.model, dict(batch))
+    assert outputs.logits.shape[:2] == batch["input_ids"].shape
+    torch.testing.assert_close(training_loss, loss)
+
+
 @pytest.mark.timeout(120)
 def test_full_logits_loss_equals_fused_lm_head(feature_cache, tmp_path):
     """`fused_lm_head: false` (the CPU default) trains as TRL's fused LM head does: same per-step losses, same weights,

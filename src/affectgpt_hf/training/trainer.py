@@ -195,9 +195,11 @@ class AffectGPTTrainer(SFTTrainer):
         if self.uses_fused_lm_head:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         # The model's own token-mean cross-entropy (`Trainer.compute_loss` passes num_items_in_batch, so gradient
-        # accumulation and DDP normalise as with the fused head), from logits at the supervised positions only; token
+        # accumulation and DDP normalise as with the fused head), from logits at the supervised positions only unless
+        # the caller wants the outputs (evaluation's prediction_step: every position's logits, as before); token
         # accuracy logged as TRL does.
-        inputs = {**inputs, "use_cache": False, **supervised_logits(inputs["labels"])}
+        kept = {} if return_outputs else supervised_logits(inputs["labels"])
+        inputs = {**inputs, "use_cache": False, **kept}
         loss, outputs = Trainer.compute_loss(
             self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
