@@ -145,25 +145,10 @@ def test_logits_only_where_a_label_follows():
     assert supervised_logits(torch.full((2, 4), -100)) == {}
 
 
-@pytest.mark.timeout(60)
-def test_evaluation_gets_every_logit_and_the_same_loss(feature_cache, tmp_path):
-    """prediction_step asks compute_loss for the outputs: it gets every position's logits (for compute_metrics); the
-    training step's loss from the supervised positions is the same number."""
-    from affectgpt_hf.training import build_trainer
-
-    trainer = build_trainer(*tiny_args(feature_cache, tmp_path, "--per_device_train_batch_size", "2"))
-    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
-    with torch.no_grad():
-        loss, outputs = trainer.compute_loss(trainer.model, dict(batch), return_outputs=True)
-        training_loss = trainer.compute_loss(trainer.model, dict(batch))
-    assert outputs.logits.shape[:2] == batch["input_ids"].shape
-    torch.testing.assert_close(training_loss, loss)
-
-
 @pytest.mark.timeout(120)
 def test_full_logits_loss_equals_fused_lm_head(feature_cache, tmp_path):
     """`fused_lm_head: false` (the CPU default) trains as TRL's fused LM head does: same per-step losses, same weights,
-    with gradient accumulation; token accuracy is logged either way."""
+    with gradient accumulation; token accuracy is logged either way; evaluation gets every position's logits."""
     from affectgpt_hf.training import build_trainer
 
     common = ("--max_steps", "3", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2",
@@ -181,8 +166,16 @@ def test_full_logits_loss_equals_fused_lm_head(feature_cache, tmp_path):
     assert runs["true"][0] == pytest.approx(runs["false"][0], abs=2e-5)
     for (name, a), b in zip(runs["true"][1].named_parameters(), runs["false"][1].parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
-    default = build_trainer(*tiny_args(feature_cache, tmp_path / "default"))
+    default = build_trainer(*tiny_args(feature_cache, tmp_path / "default", "--per_device_train_batch_size", "2"))
     assert default.args.fused_lm_head is None and default.uses_fused_lm_head is False  # CPU
+    # prediction_step asks compute_loss for the outputs: every position's logits (for compute_metrics), and the
+    # training step's loss from the supervised positions is the same number
+    batch = default._prepare_inputs(next(iter(default.get_train_dataloader())))
+    with torch.no_grad():
+        loss, outputs = default.compute_loss(default.model, dict(batch), return_outputs=True)
+        training_loss = default.compute_loss(default.model, dict(batch))
+    assert outputs.logits.shape[:2] == batch["input_ids"].shape
+    torch.testing.assert_close(training_loss, loss)
 
 
 @pytest.mark.timeout(120)
