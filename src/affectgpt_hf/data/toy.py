@@ -18,7 +18,9 @@ quickstart's held-out split and references.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,6 +280,44 @@ def _cue_plan(n: int, rng: np.random.Generator) -> list[tuple[str, tuple[str, ..
     return list(zip(emotions, cue_sets, strict=True))
 
 
+def _pick(pool: list[tuple[str, str]], rng: np.random.Generator) -> tuple[str, str]:
+    return pool[int(rng.integers(len(pool)))]
+
+
+@dataclass(frozen=True)
+class _ClipJob:
+    root: Path
+    name: str
+    emotion: str
+    cues: tuple[str, ...]
+    frames: int
+    size: int
+    seconds: float
+    fps: int
+    seed: int
+
+
+def _write_clip_media(job: _ClipJob) -> None:
+    """One clip's mp4 (face + voice), wav and OpenFace-style face crops."""
+    size = job.size
+    video = face_frames(job.emotion if "face" in job.cues else None, job.frames, size, seed=job.seed)
+    voice = synth_voice(job.emotion if "voice" in job.cues else None, job.seconds, SAMPLING_RATE, seed=job.seed)
+    # Lossless h264 (qp 0): libx264's lossy output varied between runs for the same frames (decoded pixels up to
+    # 44 levels apart in most clips), so the same seed trained a different model; browsers may not preview it.
+    write_video(
+        job.root / "video" / f"{job.name}.mp4",
+        video,
+        fps=job.fps,
+        audio=voice,
+        sampling_rate=SAMPLING_RATE,
+        options={"qp": "0"},
+    )
+    write_audio(job.root / "audio" / f"{job.name}.wav", voice, SAMPLING_RATE)
+    crop = video[:, size // 8 : size - size // 8, size // 8 : size - size // 8, ::-1]  # OpenFace crops are BGR
+    (job.root / "openface_face" / job.name).mkdir(exist_ok=True)
+    np.save(job.root / "openface_face" / job.name / f"{job.name}.npy", np.ascontiguousarray(crop))
+
+
 def write_toy_release(
     out_dir: str | os.PathLike,
     n: int = 200,
@@ -305,40 +345,32 @@ def write_toy_release(
     plan = _cue_plan(n, rng)
     test = set(rng.choice(n, size=max(1, round(test_fraction * n)), replace=False).tolist()) if test_fraction else set()
     frames = int(round(seconds * fps))
-    rows = []
-    for index, (emotion, cues) in enumerate(tqdm(plan, desc="toy clips", unit="clip", disable=not progress)):
-        name = f"sample_{index:08d}"
-        clip_seed = seed * 100003 + index
-        video = face_frames(emotion if "face" in cues else None, frames, size, seed=clip_seed)
-        voice = synth_voice(emotion if "voice" in cues else None, seconds, SAMPLING_RATE, seed=clip_seed)
-        pool = SUBTITLES[emotion if "text" in cues else None]
-        english, chinese = pool[int(rng.integers(len(pool)))]
-        # Lossless h264 (qp 0): libx264's lossy output varied between runs for the same frames (decoded pixels up to
-        # 44 levels apart in most clips), so the same seed trained a different model; browsers may not preview it.
-        write_video(
-            root / "video" / f"{name}.mp4",
-            video,
-            fps=fps,
-            audio=voice,
-            sampling_rate=SAMPLING_RATE,
-            options={"qp": "0"},
-        )
-        write_audio(root / "audio" / f"{name}.wav", voice, SAMPLING_RATE)
-        crop = video[:, size // 8 : size - size // 8, size // 8 : size - size // 8, ::-1]  # OpenFace crops are BGR
-        (root / "openface_face" / name).mkdir(exist_ok=True)
-        np.save(root / "openface_face" / name / f"{name}.npy", np.ascontiguousarray(crop))
-        rows.append(
-            {
-                "name": name,
-                "emotion": emotion,
-                "cues": "+".join(cues),
-                "split": "test" if index in test else "train",
-                "english": english,
-                "chinese": chinese,
-                "openset": format_openset(OV_LABELS[emotion]),
-                "reason": write_description(emotion, cues),
-            }
-        )
+    subtitles = [_pick(SUBTITLES[emotion if "text" in cues else None], rng) for emotion, cues in plan]
+    jobs = [
+        _ClipJob(root, f"sample_{index:08d}", emotion, cues, frames, size, seconds, fps, seed * 100003 + index)
+        for index, (emotion, cues) in enumerate(plan)
+    ]
+    processes = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, -(-n // 16))
+    if processes > 1:  # forked: the clips need numpy and PyAV only
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as executor:
+            done = executor.map(_write_clip_media, jobs, chunksize=8)
+            list(tqdm(done, total=n, desc="toy clips", unit="clip", disable=not progress))
+    else:
+        for job in tqdm(jobs, desc="toy clips", unit="clip", disable=not progress):
+            _write_clip_media(job)
+    rows = [
+        {
+            "name": job.name,
+            "emotion": job.emotion,
+            "cues": "+".join(job.cues),
+            "split": "test" if index in test else "train",
+            "english": english,
+            "chinese": chinese,
+            "openset": format_openset(OV_LABELS[job.emotion]),
+            "reason": write_description(job.emotion, job.cues),
+        }
+        for index, (job, (english, chinese)) in enumerate(zip(jobs, subtitles, strict=True))
+    ]
     table = pd.DataFrame(rows)
     table[["name", "chinese", "english"]].to_csv(root / "subtitle_chieng.csv", index=False)
     table[["name", "openset"]].to_csv(root / "track2_train_mercaptionplus.csv", index=False)
