@@ -35,6 +35,11 @@ class WorkerError(RuntimeError):
     """A worker process died (killed, out of memory) or stopped answering; the message names the batch it had."""
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_num_workers(device: torch.device | str = "cuda") -> int:
     """Workers for ``--num-workers`` when not given, for a model on ``device``: min(4, CPUs of this process - 1), the
     CPUs shared among the processes of an ``accelerate launch`` on this machine. One core stays with the process that
@@ -44,7 +49,7 @@ def default_num_workers(device: torch.device | str = "cuda") -> int:
     0.90-1.03x with 2 workers and 0.95x with 1 on 2 cores)."""
     if torch.device(device).type == "cpu":
         return 0
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cpus()
     processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return max(0, min(4, cpus // processes - 1))
 
@@ -235,4 +240,13 @@ class Prefetcher:
         )
 
 
-__all__ = ["CLIP_TIMEOUT", "ClipTimeout", "Prefetcher", "Prepared", "WorkerError", "deadline", "default_num_workers"]
+__all__ = [
+    "CLIP_TIMEOUT",
+    "ClipTimeout",
+    "Prefetcher",
+    "Prepared",
+    "WorkerError",
+    "deadline",
+    "default_num_workers",
+    "usable_cpus",
+]

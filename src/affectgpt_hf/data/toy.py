@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from affectgpt_hf.media import write_audio, write_video
+from affectgpt_hf.pipeline import usable_cpus
 
 EMOTIONS = ("happy", "sad", "angry", "surprised")
 MODALITIES = ("face", "voice", "text")
@@ -350,7 +351,7 @@ def write_toy_release(
         _ClipJob(root, f"sample_{index:08d}", emotion, cues, frames, size, seconds, fps, seed * 100003 + index)
         for index, (emotion, cues) in enumerate(plan)
     ]
-    processes = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, -(-n // 16))
+    processes = min(usable_cpus(), -(-n // 16))
     if processes > 1:  # forked: the clips need numpy and PyAV only
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as executor:
             done = executor.map(_write_clip_media, jobs, chunksize=8)
