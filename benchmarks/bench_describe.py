@@ -8,14 +8,16 @@ measured side by side in one run. ``--compare batch`` (default): clips/s at batc
 aac), batch 8: clips/s with 0 media workers (decoding in the main process) vs 2 (pipeline.py's DataLoader workers
 decoding the next batches while the model generates), runs in the order 0, 2, 2, 0 (``--repeats`` times); asserts that
 both give the identical JSONL. 16 distinct videos (encoding 720p is slow) are each used by 4 clips with different
-subtitles; every clip is decoded on its own.
+subtitles; every clip is decoded on its own. ``--model-threads T``: torch threads of the model during the runs with
+workers (default: as the serial runs), so that the workers get cores of their own (pipeline.model_threads_left).
 
 Each clip: 8 frames + 8 audio clips decoded from a generated mp4 (PyAV), the OV prompt, then exactly
 ``--new-tokens`` generated tokens (min_new_tokens = max_new_tokens, so every batch does the same work; random weights
 would otherwise stop at arbitrary points). Preprocessing is included, as in a real run.
 
     .venv/bin/python benchmarks/bench_describe.py [--clips 16] [--new-tokens 32] [--device cpu] [--dtype float32]
-    .venv/bin/python benchmarks/bench_describe.py --compare workers [--clips 64] [--workers 2] [--clip-dir DIR]
+    .venv/bin/python benchmarks/bench_describe.py --compare workers [--clips 64] [--workers 2] [--model-threads 1]
+        [--clip-dir DIR]
 """
 
 from __future__ import annotations
@@ -117,11 +119,14 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
     rates: dict[int, list[float]] = {0: [], args.workers: []}
     busy: list[float] = []  # cores the serial runs kept busy: CPU time of this process over wall time
     outputs: dict[int, str] = {}
+    serial_threads = torch.get_num_threads()
     for _ in range(args.repeats):
         for workers in (0, args.workers, args.workers, 0):
+            torch.set_num_threads(args.model_threads if workers and args.model_threads else serial_threads)
             begin, cpu = time.perf_counter(), time.process_time()
             results = describe(model, processor, clips, num_workers=workers, **kwargs)
             wall = time.perf_counter() - begin
+            torch.set_num_threads(serial_threads)
             rates[workers].append(len(clips) / wall)
             if workers == 0:
                 busy.append((time.process_time() - cpu) / wall)
@@ -132,12 +137,15 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
     distinct = len({json.loads(line)["text"] for line in outputs[0].splitlines()})
     serial, parallel = statistics.median(rates[0]), statistics.median(rates[args.workers])
     print(f"load average before: {args.load}; after: {os.getloadavg()[0]:.2f}")
-    print(f"0 workers: {' '.join(f'{r:.2f}' for r in rates[0])} clips/s")
-    print(f"{args.workers} workers: {' '.join(f'{r:.2f}' for r in rates[args.workers])} clips/s")
+    threads = args.model_threads or serial_threads
+    print(f"0 workers, {serial_threads} torch threads: {' '.join(f'{r:.2f}' for r in rates[0])} clips/s")
+    parallel_rates = " ".join(f"{r:.2f}" for r in rates[args.workers])
+    print(f"{args.workers} workers, {threads} torch threads: {parallel_rates} clips/s")
     print(f"median {parallel:.2f} vs {serial:.2f} clips/s: {parallel / serial:.2f}x; identical JSONL "
           f"({distinct} distinct answers of {len(clips)})")  # fmt: skip
     cores, cpus = statistics.median(busy), len(os.sched_getaffinity(0))
-    print(f"the serial runs kept {cores:.2f} of {cpus} cores busy: workers can give at most {cpus / cores:.2f}x here")
+    print(f"the serial runs kept {cores:.2f} of {cpus} cores busy: workers can give about {cpus / cores:.2f}x at most "
+          "here (the bound for the same work; one decoding thread a clip costs a little less)")  # fmt: skip
 
 
 def main() -> None:
@@ -150,6 +158,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["tiny", "medium"])
     parser.add_argument("--workers", type=int, default=2, help="workers against 0 (--compare workers)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of 0, N, N, 0 workers (--compare workers)")
+    parser.add_argument("--model-threads", type=int, help="torch threads in the runs with workers (--compare workers)")
     parser.add_argument("--clip-dir", help="keep the 720p clips here and reuse them (--compare workers)")
     args = parser.parse_args()
     args.load = f"{os.getloadavg()[0]:.2f}"

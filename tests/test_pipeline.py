@@ -254,6 +254,37 @@ def test_default_workers_leave_a_core_per_process_and_none_beside_a_cpu_model(mo
         assert default_num_workers(torch.device("cpu")) == 0
 
 
+def test_prefetcher_takes_its_settings_from_the_device_and_warns_when_workers_and_threads_share_cores(
+    monkeypatch, caplog
+):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    nothing = lambda n, i: None  # noqa: E731
+    gpu = Prefetcher(8, 2, nothing, num_workers=None, device="cuda:0")
+    assert (gpu.num_workers, gpu.pin_memory) == (1, True)
+    cpu = Prefetcher(8, 2, nothing, num_workers=None, device=torch.device("cpu"))
+    assert (cpu.num_workers, cpu.pin_memory) == (0, False)
+    threads = torch.get_num_threads()
+    try:
+        for torch_threads, workers, device, warned in (
+            (2, 2, "cpu", True),
+            (2, 1, "cpu", True),
+            (1, 2, "cpu", False),  # the model on the one core the workers leave (at least one)
+            (2, 0, "cpu", False),
+            (2, 2, "cuda", False),
+        ):
+            torch.set_num_threads(torch_threads)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="affectgpt_hf.pipeline"):
+                Prefetcher(8, 2, nothing, num_workers=workers, device=device)
+            assert ("slow each other down" in caplog.text) is warned, (torch_threads, workers, device)
+            if warned:
+                assert f"{workers} media workers and the model's 2 torch threads share 2 CPUs" in caplog.text
+                assert "torch.set_num_threads(1)" in caplog.text
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _children(pid: int) -> set[int]:
     """Processes whose parent is ``pid`` (from /proc)."""
     found = set()

@@ -19,7 +19,7 @@ from transformers import BatchFeature
 
 from .faces import default_faces
 from .modeling_affectgpt import AffectGPTForConditionalGeneration
-from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, deadline, default_num_workers
+from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, deadline
 from .processing_affectgpt import AffectGPTProcessor
 
 logger = logging.getLogger(__name__)
@@ -230,8 +230,8 @@ def describe(
         len(clips),
         batch_size,
         prepare,
-        num_workers=default_num_workers(device) if num_workers is None else num_workers,
-        pin_memory=device.type == "cuda",
+        num_workers=num_workers,
+        device=device,
         batch_timeout=2 * batch_size * clip_timeout + 60 if clip_timeout else 0,
         label=lambda indices: _names(clips, indices),
     )

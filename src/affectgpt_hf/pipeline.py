@@ -7,6 +7,7 @@ with any number of workers (0: everything in the calling process, as before the 
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import os
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+logger = logging.getLogger(__name__)
 
 # Seconds one clip may take to decode and process before it is skipped as unreadable. A 3.5 s 1080p clip takes about
 # 0.25 s on one core, so only a stalled read (a pipe, a hung network mount) or a decoder loop gets near it.
@@ -52,6 +55,12 @@ def default_num_workers(device: torch.device | str = "cuda") -> int:
     cpus = usable_cpus()
     processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return max(0, min(4, cpus // processes - 1))
+
+
+def model_threads_left(num_workers: int) -> int:
+    """Torch threads a model on the CPU may use beside ``num_workers`` media workers (one core each) without the two
+    slowing each other down: the CPUs the workers leave, at least one."""
+    return max(1, usable_cpus() - num_workers)
 
 
 @contextmanager
@@ -157,18 +166,26 @@ class Prefetcher:
     caller uses the previous ones; 0 workers (or a single batch) prepare in the calling process. Use it as a context
     manager: leaving it (normally, on an error, on Ctrl-C) shuts the workers down, and a worker that dies or stops
     answering anywhere inside becomes a :class:`WorkerError` naming the batch. ``batch_timeout`` (s, 0 = none): how
-    long to wait for a batch before calling its worker stuck. ``label(indices)`` names a batch's items in errors."""
+    long to wait for a batch before calling its worker stuck. ``label(indices)`` names a batch's items in errors.
+
+    ``device``: where the model runs. ``num_workers=None`` takes :func:`default_num_workers` for it; batches are pinned
+    for a GPU. With the model on the CPU and more torch threads than the workers leave cores
+    (:func:`model_threads_left`), a warning says so: the workers and the model's threads then slow each other down
+    (benchmarks/README.md, "Media workers"). The thread count is the caller's to change, since floats may round
+    differently with another one."""
 
     def __init__(
         self,
         count: int,
         batch_size: int,
         prepare: Prepare,
-        num_workers: int = 0,
-        pin_memory: bool = False,
+        num_workers: int | None = 0,
+        device: torch.device | str = "cpu",
         batch_timeout: float = 0.0,
         label: Callable[[Sequence[int]], str] | None = None,
     ) -> None:
+        device = torch.device(device)
+        num_workers = default_num_workers(device) if num_workers is None else num_workers
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}; expected a positive integer")
         if num_workers < 0:
@@ -177,7 +194,19 @@ class Prefetcher:
         self.num_workers = 0 if batches <= 1 else min(num_workers, batches)
         slots = multiprocessing.Array("q", [-1] * (2 * self.num_workers), lock=False) if self.num_workers else None
         self.batches = _Batches(count, batch_size, prepare, slots)
-        self.pin_memory, self.batch_timeout = pin_memory, batch_timeout
+        self.pin_memory, self.batch_timeout = device.type == "cuda", batch_timeout
+        threads, left = torch.get_num_threads(), model_threads_left(self.num_workers)
+        if self.num_workers and device.type == "cpu" and threads > left:
+            logger.warning(
+                "%d media workers and the model's %d torch threads share %d CPUs, so they slow each other down; "
+                "torch.set_num_threads(%d) (or OMP_NUM_THREADS=%d) leaves the workers their cores (floats may round "
+                "differently with another thread count), or use 0 workers",
+                self.num_workers,
+                threads,
+                usable_cpus(),
+                left,
+                left,
+            )
         self.label = label or (lambda indices: f"items {indices[0]}-{indices[-1]}")
         self.received = 0
         self._iterator = None
@@ -248,5 +277,6 @@ __all__ = [
     "WorkerError",
     "deadline",
     "default_num_workers",
+    "model_threads_left",
     "usable_cpus",
 ]

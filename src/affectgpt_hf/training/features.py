@@ -17,7 +17,7 @@ from datasets.fingerprint import generate_random_fingerprint
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
 from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
-from affectgpt_hf.pipeline import Prefetcher, Prepared, default_num_workers
+from affectgpt_hf.pipeline import Prefetcher, Prepared
 from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
 
 FEATURES_INFO = "affectgpt_features.json"
@@ -108,8 +108,8 @@ def cache_features(
         len(dataset),
         batch_size,
         _RowBatches(processor, dataset),
-        num_workers=default_num_workers(device) if num_workers is None else num_workers,
-        pin_memory=device.type == "cuda",
+        num_workers=num_workers,
+        device=device,
         label=lambda indices: f"rows {indices[0]}-{indices[-1]} ({dataset[indices[0]]['name']}, ...)",
     )
     with pipeline:
