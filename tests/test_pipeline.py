@@ -312,8 +312,8 @@ def test_ctrl_c_leaves_no_worker_behind(folder, model_dir, tmp_path):
     """SIGINT to `affectgpt describe` while its workers decode: the command stops and no worker outlives it."""
     many = tmp_path / "many"
     many.mkdir()
-    for i in range(24):
-        os.symlink(folder / f"c{i % 6}.mp4", many / f"m{i:02d}.mp4")
+    for i in range(240):  # a run of many seconds: a model that answers in two tokens still works when SIGINT comes
+        os.symlink(folder / f"c{i % 4}.mp4", many / f"m{i:03d}.mp4")
     command = [sys.executable, "-m", "affectgpt_hf.cli", "describe", str(many), "--model", str(model_dir)]
     command += ["--batch-size", "1", "--max-new-tokens", "64", "--num-workers", "2", "--output", str(tmp_path / "o")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
