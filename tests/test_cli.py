@@ -114,8 +114,8 @@ OPTIONS: dict[str, dict[str, object]] = {
     "toy-data": {"--out": REQUIRED, "--n": "200", "--seed": "0"},
     "quickstart": {"--output-dir": "runs/quickstart", "--reduced": None, "--n": None, "--epochs": None, "--seed": None},
     "demo": {
-        "--model": None,
-        "--host": "127.0.0.1",
+        "--model": "$AFFECTGPT_MODEL or runs/quickstart",
+        "--host": "$GRADIO_SERVER_NAME or 127.0.0.1",
         "--port": None,
         "--share": None,
         "--max-upload-mb": None,

@@ -397,24 +397,12 @@ def _quickstart(argv: list[str]) -> int:
     return 0
 
 
-@dataclass
-class DemoArguments:
-    """`affectgpt demo`: which model the Space's app serves, where (the upload limits come from demo.py)."""
-
-    model: str | None = field(
-        default=None, metadata={"help": "folder or Hub id (default: $AFFECTGPT_MODEL or runs/quickstart)"}
-    )
-    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: all interfaces)"})
-    port: int | None = field(default=None, metadata={"help": "port (default: Gradio's, 7860 or the next free one)"})
-    share: bool = field(default=False, metadata={"help": "also open a public gradio.live link"})
-
-
 @command("demo", "the Gradio demo (the Space) on this machine")
 def _demo(argv: list[str]) -> int:
     from affectgpt_hf import demo
 
-    args, limits = parse("demo", argv, DemoArguments, extra=demo.add_limit_arguments)  # demo.py's upload limits
-    demo.launch(argparse.Namespace(**dataclasses.asdict(args), **vars(limits)))
+    (args,) = parse("demo", argv, extra=demo.add_demo_arguments)  # the Space's app.py reads the same options
+    demo.launch(args)
     return 0
 
 

@@ -404,7 +404,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all interfaces)",
+        help="address to listen on, 0.0.0.0 for all interfaces (default: $GRADIO_SERVER_NAME or 127.0.0.1)",
     )
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
