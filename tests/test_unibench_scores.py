@@ -42,6 +42,7 @@ from affectgpt_hf.unibench import (  # noqa: E402
     best_epoch,
     hit_rate,
     load_wheels,
+    map_to_sectors,
     ovmer_scores,
     resources,  # noqa: E402
     sentiment_scores,
@@ -102,6 +103,11 @@ def test_wheel_mapping_rules():
     assert all(wheels.sector("neutral", k) is None for k in range(1, 6))
     assert wheels.sector("disgust", 3) is None and wheels.sector("disgust", 5) is None
     assert wheels.sector("  HAPPY ", 4) == "joy"
+    # a label list -> its set of sectors (what the Space shows), the dropped ones left out
+    labels = ["  HAPPY ", "Sad", "neutral", "angry", "disgust", "fear", "calm"]
+    assert map_to_sectors(labels, wheels, 1) == {"happy", "sad", "mad", "disgusted", "scared"}
+    assert map_to_sectors(labels, wheels, 3) == {"joyful", "sad", "mad", "peaceful"}  # disgust dropped, fear joyful
+    assert map_to_sectors(["neutral", "not an emotion"], wheels, 1) == set()
 
 
 @pytest.mark.timeout(30)

@@ -36,14 +36,10 @@ def as_labels(value: object, what: str = "labels") -> list[str]:
 
 
 def map_to_sectors(labels: Iterable[str], wheels: EmotionWheels, wheel: int) -> set[str]:
-    """The set of level-1 sectors of ``labels`` on wheel 1..5; labels that map nowhere are dropped."""
-    table = wheels.sectors[wheel - 1]
-    out = set()
-    for label in labels:
-        sector = table.get(str(label).lower().strip())
-        if sector is not None:
-            out.add(sector)
-    return out
+    """The set of level-1 sectors of ``labels`` on wheel 1..5 (:meth:`EmotionWheels.sector` each); labels that map
+    nowhere are dropped."""
+    sectors = (wheels.sector(str(label), wheel) for label in labels)
+    return {sector for sector in sectors if sector is not None}
 
 
 def _check_lengths(predictions: Sequence, references: Sequence) -> None:
