@@ -312,11 +312,19 @@ def test_ctrl_c_leaves_no_worker_behind(folder, model_dir, tmp_path):
     """SIGINT to `affectgpt describe` while its workers decode: the command stops and no worker outlives it."""
     many = tmp_path / "many"
     many.mkdir()
-    for i in range(240):  # a run of many seconds: a model that answers in two tokens still works when SIGINT comes
-        os.symlink(folder / f"c{i % 4}.mp4", many / f"m{i:03d}.mp4")
+    for i in range(24):
+        os.symlink(folder / f"c{i % 4}.mp4", many / f"m{i:02d}.mp4")
     command = [sys.executable, "-m", "affectgpt_hf.cli", "describe", str(many), "--model", str(model_dir)]
     command += ["--batch-size", "1", "--max-new-tokens", "64", "--num-workers", "2", "--output", str(tmp_path / "o")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal delivers it: a pytest run as a background job (`pytest &`) ignores SIGINT, and a child
+    # that starts with it ignored keeps it so (Python then raises no KeyboardInterrupt)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         workers: set[int] = set()
         started = time.monotonic()
@@ -326,12 +334,7 @@ def test_ctrl_c_leaves_no_worker_behind(folder, model_dir, tmp_path):
         assert len(workers) >= 2, f"no workers seen; the command ended with {process.poll()}"
         time.sleep(0.5)  # the workers are decoding
         process.send_signal(signal.SIGINT)
-        try:
-            _, err = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:  # Python ignores a KeyboardInterrupt raised inside a finalizer (__del__)
-            process.send_signal(signal.SIGINT)  # a second Ctrl-C, as a user would press
-            _, err = process.communicate(timeout=60)
-            assert "Exception ignored" in err and "KeyboardInterrupt" in err, err[-3000:]
+        _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
