@@ -10,11 +10,13 @@ Per clip (a video and its 16 kHz mono wav), the frame model's inputs:
             (media.py + the same two feature extractors, and the prompt's tokenization)
 Clips: h264 1280x720 at x264's default GOP (keyint 250), h264 1920x1080 in one GOP, each as PyAV writes it (two
 slices a picture) and as the ffmpeg command line does (one slice), MPEG-4 part 2 1280x720 (FFmpeg's encoder, GOP 12).
-Both sides run with 2 threads (torch, OpenMP; decord's automatic decoder threading; ours picks slice, frame or no
-threads per stream, ``media._thread_type``).
+Both sides run with --threads threads (default 2: torch, OpenMP; decord's automatic decoder threading, which follows
+the CPUs the process may use; ours picks slice, frame or no threads per stream, ``media._thread_type``), the
+process and upstream's subprocess pinned to that many CPUs. ``--threads 1`` compares the work one core does per clip,
+as in each media worker of pipeline.py.
 Prints clips/s (best of --repeats after a warm-up) and ours/upstream.
 
-    PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4]
+    PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4] [--threads 2]
         [--upstream-python /work/upstream-env/venv/bin/python] [--upstream-src /work/upstream-env/src/AffectGPT]
         [--shims /work/upstream-env/shims]
 
@@ -39,7 +41,7 @@ UPSTREAM = textwrap.dedent(
     """
     import json, sys, time
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(sys.argv[3]))
     import einops
     from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor
     from my_affectgpt.datasets.datasets.base_dataset import BaseDataset
@@ -134,10 +136,13 @@ def make_clips(folder: Path, seconds: float) -> list[tuple[str, Path, Path]]:
 
 
 def time_upstream(args, clips) -> dict[str, float]:
-    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", PYTHONPATH=f"{args.shims}:{args.upstream_src}")
+    threads = str(args.threads)
+    env = dict(
+        os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONPATH=f"{args.shims}:{args.upstream_src}"
+    )
     pairs = json.dumps([[str(video), str(wav)] for _, video, wav in clips])
     result = subprocess.run(
-        [args.upstream_python, "-c", UPSTREAM, pairs, str(args.repeats)],
+        [args.upstream_python, "-c", UPSTREAM, pairs, str(args.repeats), threads],
         cwd=args.upstream_src,
         env=env,
         capture_output=True,
@@ -153,7 +158,7 @@ def time_ours(args, clips) -> dict[str, float]:
 
     from affectgpt_hf import AffectGPTProcessor
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     processor = AffectGPTProcessor.from_settings(input_mode="multiframe_audio_frame_text")
 
     def one(video, wav):
@@ -179,16 +184,19 @@ def main() -> None:
     parser.add_argument("--upstream-src", default="/work/upstream-env/src/AffectGPT")
     parser.add_argument("--shims", default="/work/upstream-env/shims")
     parser.add_argument("--clips-dir", help="write the clips here and reuse them if present (default: a temp folder)")
+    parser.add_argument("--threads", type=int, default=2, help="threads and CPUs for each side (default 2)")
     args = parser.parse_args()
     for path in (args.upstream_python, args.upstream_src, args.shims):
         if not Path(path).exists():
             sys.exit(f"{path} does not exist; build upstream's environment first (tests/golden/README)")
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])  # upstream's subprocess inherits it
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(args.clips_dir or tmp), args.seconds)
         upstream = time_upstream(args, clips)
         ours = time_ours(args, clips)
-        print(f"{args.seconds:g} s clips at 25 fps + 16 kHz mono wav; 2 threads; best of {args.repeats}")
+        print(f"{args.seconds:g} s clips at 25 fps + 16 kHz mono wav; {args.threads} thread(s) on "
+              f"{len(os.sched_getaffinity(0))} CPU(s); best of {args.repeats}")  # fmt: skip
         print(f"{'clip':<34}{'Mbit/s':>8}{'upstream clips/s':>18}{'ours clips/s':>14}{'ratio':>8}")
         for label, video, _ in clips:
             up, we = 1 / upstream[str(video)], 1 / ours[str(video)]
