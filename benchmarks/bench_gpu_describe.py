@@ -240,7 +240,7 @@ def main() -> None:
     args.order = [int(w) for w in (args.order or f"0,{args.workers},{args.workers},0").split(",")]
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit("no CUDA device here; the check on the CPU: --variant tiny --device cpu --dtype float32 (benchmarks/README.md, GPU)")
+        sys.exit("no CUDA device here; to check the script on the CPU: --variant tiny --device cpu --dtype float32")
     figures = Figures(args.out)
     card = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     if args.bandwidth_tbs is None:
