@@ -130,7 +130,40 @@ def test_skipping_needs_unique_timestamps(tmp_path, monkeypatch):
     path = tmp_path / "clip.mp4"
     write_video(path, _texture_video(20), fps=25, options={"bframes": "3"})
     monkeypatch.setattr(media, "_unique_pts", lambda packets: False)
+    probes = _spy_on_opens(monkeypatch)
     np.testing.assert_array_equal(sample_video_frames(path), _full_decode(path)[frame_indices(20)])
+    assert probes == [False, True]  # frames counted in order need the probe's reordering delay: opened again
+
+
+def _spy_on_opens(monkeypatch) -> list[bool]:
+    """Record ``probe_decodes`` of every media._open call."""
+    probes, real = [], media._open
+    monkeypatch.setattr(
+        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
+    )
+    return probes
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("suffix, probes", [(".mp4", [False]), (".mov", [False]), (".mkv", [True])])
+def test_the_stream_probe_decodes_only_where_the_file_lacks_timestamps(tmp_path, monkeypatch, suffix, probes):
+    """MP4 and QuickTime store every packet's timestamps, so their first open skips the probe's decoding (for H.264 up
+    to 7 frames); elsewhere FFmpeg fills timestamps in from the delay the probe guesses (an MKV's decode timestamps
+    differ without it), so those files open with it. A file that starts like an MP4 but that FFmpeg reads otherwise
+    opens again with the probe."""
+    path = tmp_path / f"clip{suffix}"
+    write_video(path, _texture_video(20), fps=25, options={"bframes": "3"})
+    with media._open(path, "a video file", probe_decodes=False) as container:
+        assert container.streams.video[0].codec_context.format is None  # nothing was decoded to learn it
+    spied = _spy_on_opens(monkeypatch)
+    reference = _full_decode(path)[frame_indices(20)]
+    np.testing.assert_array_equal(sample_video_frames(path), reference)
+    assert spied == probes
+    if suffix == ".mp4":
+        spied.clear()
+        monkeypatch.setattr(media, "_STORED_TIMESTAMPS", ())
+        np.testing.assert_array_equal(sample_video_frames(path), reference)
+        assert spied == [False, True]
 
 
 def test_clean_start_detection():

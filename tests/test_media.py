@@ -343,14 +343,21 @@ def test_wav_rates_decode_to_16k(tmp_path, rate):
 
 
 @pytest.mark.timeout(20)
-def test_audio_from_mp4(tmp_path):
+def test_audio_from_mp4(tmp_path, monkeypatch):
     path = tmp_path / "clip.mp4"
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(48000 * 3) / 48000)
     write_video(path, _ramp_video(10), fps=25, audio=np.stack([tone, tone]), sampling_rate=48000)
+    probes, real = [], media._open
+    monkeypatch.setattr(
+        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
+    )
     audio = load_audio(path)
     assert audio.dtype == np.float32 and abs(len(audio) / SAMPLE_RATE - 3) < 0.2
     assert abs(np.abs(audio[4000:40000]).max() - 0.5) < 0.02
     assert audio_clips(audio).shape == (8, 32000)
+    monkeypatch.setattr(media, "_MP4_BOXES", ())  # the same file through an open whose probe decodes
+    np.testing.assert_array_equal(load_audio(path), audio)
+    assert probes == [False, True]  # the MP4 opened without decoding its first video frames to probe them
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -76,8 +76,13 @@ def _check_file(source: MediaSource, expected: str) -> None:
         raise ValueError(f"the media bytes are empty; expected {expected}")
 
 
-def _open(source: MediaSource, expected: str) -> av.container.InputContainer:
-    """Open ``source`` for reading; bytes and file objects are read from memory (opened afresh each call)."""
+def _open(source: MediaSource, expected: str, probe_decodes: bool = True) -> av.container.InputContainer:
+    """Open ``source`` for reading; bytes and file objects are read from memory (opened afresh each call).
+
+    ``probe_decodes=False``: FFmpeg's stream probe (``avformat_find_stream_info``) decodes nothing; it otherwise decodes
+    the first frames of each stream, for H.264 up to 7 to guess the reordering delay (15 ms of a 1080p clip). The
+    codec parameters then come from the container alone: the pixel format is unset until a frame decodes, and the
+    reordering delay is the container's (MP4 derives it from its composition offsets)."""
     name = _name(source)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
@@ -85,9 +90,45 @@ def _open(source: MediaSource, expected: str) -> av.container.InputContainer:
         source.seek(0)
     try:
         source = source if not isinstance(source, os.PathLike) else os.fspath(source)
-        return av.open(source, mode="r", metadata_errors="ignore")  # a bad tag's bytes must not fail the read
+        options = {} if probe_decodes else {"skip_frame": "all"}  # the probe's decoders only
+        return av.open(source, mode="r", metadata_errors="ignore", options=options)  # bad tag bytes must not fail
     except av.error.FFmpegError as error:
         raise ValueError(f"{name} is not a readable media file ({_reason(error)}); expected {expected}") from None
+
+
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+"""Box types an MP4 or QuickTime file may start with (bytes 4-8)."""
+
+_STORED_TIMESTAMPS = ("mov,mp4,m4a,3gp,3g2,mj2",)
+"""Demuxers (``container.format.name``) that read every packet's timestamps from the file, and for H.264 the
+reordering delay too (from the composition offsets): FFmpeg guesses nothing from a probe's decoding there."""
+
+
+def _open_unprobed(source: MediaSource, expected: str) -> tuple[av.container.InputContainer, bool]:
+    """Open ``source`` for reading all its frames; also return whether the stream probe decoded.
+
+    MP4 and QuickTime files open without the probe's decoding (``_open(probe_decodes=False)``): their timestamps and
+    parameters are read from the file, and decoding is the same after either open. Other files open as usual (a file
+    that starts like an MP4 but is read by another demuxer is opened again)."""
+    if _head(source)[4:8] in _MP4_BOXES:
+        container = _open(source, expected, probe_decodes=False)
+        if container.format.name in _STORED_TIMESTAMPS:
+            return container, False
+        container.close()
+    return _open(source, expected), True
+
+
+def _head(source: MediaSource, size: int = 12) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:size])
+    if isinstance(source, io.IOBase):
+        source.seek(0)
+        return source.read(size)
+    try:
+        with open(source, "rb") as file:
+            return file.read(size)
+    except OSError:  # unreadable: _open names the file and the reason
+        return b""
 
 
 def _reason(error: Exception) -> str:
@@ -135,7 +176,8 @@ def sample_video_frames(
     packet holds nothing else; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs)
     the decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe and
     shown after it refers to anything before it). Every shortcut is checked (landings against the packet index, each
-    chosen frame by its timestamp), else the plain sequential decode is used. If fewer frames decode than packets
+    chosen frame by its timestamp), else the plain sequential decode is used. MP4 and QuickTime files open without
+    FFmpeg's stream probe decoding their first frames (``_open_unprobed``). If fewer frames decode than packets
     exist, the indices are recomputed over the frames that decoded.
 
     ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
@@ -159,7 +201,8 @@ def sample_video_frames(
     _check_file(video, "a video file")
     name = _name(video)
     convert = _RGBConverter(size, scaler)
-    with _open(video, "a video file") as container:
+    container, probed = _open_unprobed(video, "a video file")
+    with container:
         packets, stream = _index_video(container, name)
         index = stream.index
         indices = frame_indices(len(packets), num_frames)
@@ -169,7 +212,7 @@ def sample_video_frames(
                 frames = _decode_with_seeks(container, stream, name, packets, sorted(set(indices)), convert)
             elif _unique_pts(packets):
                 frames = _decode_from(container, stream, name, packets, sorted(set(indices)), convert, [0])
-            else:
+            elif probed:  # frames told apart by their order alone: the decoder needs the probe's reordering delay
                 frames, _ = _decode_in_order(container, stream, name, set(indices), convert, rewind_to=packets[0])
         except _SeekMismatch:
             frames = {}
@@ -602,7 +645,8 @@ def _to_float(samples: np.ndarray, name: str) -> np.ndarray:
 
 def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
     chunks, rate, read = [], None, 0
-    with _open(source, "an audio or video file with an audio stream") as container:
+    container, _ = _open_unprobed(source, "an audio or video file with an audio stream")
+    with container:
         if not container.streams.audio:
             raise ValueError(f"{name} has no audio stream; pass audio=... (a file or an array)")
         stream = container.streams.audio[0]
