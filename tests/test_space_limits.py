@@ -97,9 +97,14 @@ def _refusal(call, *args) -> str:
     return error.value.message
 
 
-def test_check_upload_refusals_name_the_file_and_the_limit(uploads, inputs, tmp_path):
+def test_check_upload_refusals_name_the_file_and_the_limit(uploads, inputs, tmp_path, monkeypatch):
+    import av
+
     assert upload_folder() == uploads
+    opened, real_open = [], av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(k.get("options")) or real_open(*a, **k))
     assert check_upload(_uploaded(uploads, inputs["valid"]), SMALL) == "valid.mp4"
+    assert opened == [{"skip_frame": "all"}]  # the duration is read before any frame is decoded, even by the probe
     message = _refusal(check_upload, _uploaded(uploads, inputs["oversized"]), SMALL)
     assert message == "oversized.mp4 is 0.15 MB; the limit is 0.1 MB per upload"
     message = _refusal(check_upload, _uploaded(uploads, inputs["long"]), SMALL)

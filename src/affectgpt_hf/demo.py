@@ -78,11 +78,14 @@ def upload_folder() -> Path:
 
 
 def container_seconds(path: str, name: str) -> float | None:
-    """A media file's duration from its container header (PyAV opens it; no frame is decoded); None if unstated."""
+    """A media file's duration from its container header (PyAV opens it; its stream probe decodes no frame, see
+    ``media.PROBE_WITHOUT_DECODING``); None if unstated."""
     import av
 
+    from .media import PROBE_WITHOUT_DECODING
+
     try:
-        with av.open(path, mode="r", metadata_errors="ignore") as container:
+        with av.open(path, mode="r", metadata_errors="ignore", options=dict(PROBE_WITHOUT_DECODING)) as container:
             if container.duration is not None:
                 return container.duration / av.time_base
             spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]

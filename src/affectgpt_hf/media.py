@@ -76,6 +76,11 @@ def _check_file(source: MediaSource, expected: str) -> None:
         raise ValueError(f"the media bytes are empty; expected {expected}")
 
 
+PROBE_WITHOUT_DECODING = {"skip_frame": "all"}
+"""``av.open(options=...)`` for a stream probe (``avformat_find_stream_info``) that decodes no frame: the option goes
+to the decoders the probe opens, never to those PyAV opens for decoding afterwards."""
+
+
 def _open(source: MediaSource, expected: str, probe_decodes: bool = True) -> av.container.InputContainer:
     """Open ``source`` for reading; bytes and file objects are read from memory (opened afresh each call).
 
@@ -90,7 +95,7 @@ def _open(source: MediaSource, expected: str, probe_decodes: bool = True) -> av.
         source.seek(0)
     try:
         source = source if not isinstance(source, os.PathLike) else os.fspath(source)
-        options = {} if probe_decodes else {"skip_frame": "all"}  # the probe's decoders only
+        options = {} if probe_decodes else dict(PROBE_WITHOUT_DECODING)
         return av.open(source, mode="r", metadata_errors="ignore", options=options)  # bad tag bytes must not fail
     except av.error.FFmpegError as error:
         raise ValueError(f"{name} is not a readable media file ({_reason(error)}); expected {expected}") from None
