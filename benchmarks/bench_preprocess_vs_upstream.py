@@ -14,7 +14,8 @@ Both sides run with --threads threads (default 2: torch, OpenMP; decord's automa
 the CPUs the process may use; ours picks slice, frame or no threads per stream, ``media._thread_type``), the
 process and upstream's subprocess pinned to that many CPUs. ``--threads 1`` compares the work one core does per clip,
 as in each media worker of pipeline.py.
-Prints clips/s (best of --repeats after a warm-up) and ours/upstream.
+Calls alternate, one of upstream's then one of ours, clip after clip, so that a machine slowing down or speeding up
+during the run weighs on both sides alike. Prints clips/s (best of --repeats after a warm-up round) and ours/upstream.
 
     PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4] [--threads 2]
         [--upstream-python /work/upstream-env/venv/bin/python] [--upstream-src /work/upstream-env/src/AffectGPT]
@@ -41,14 +42,13 @@ UPSTREAM = textwrap.dedent(
     """
     import json, sys, time
     import torch
-    torch.set_num_threads(int(sys.argv[3]))
+    torch.set_num_threads(int(sys.argv[1]))
     import einops
     from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor
     from my_affectgpt.datasets.datasets.base_dataset import BaseDataset
     from my_affectgpt.processors.video_processor import AlproVideoEvalProcessor
     from my_affectgpt.models.encoder import func_VideoReader_to_Image
 
-    clips, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
     dataset = BaseDataset(vis_processor=AlproVideoEvalProcessor(image_size=224, n_frms=8))
     dataset.n_frms, dataset.needed_data = 8, ["frame", "audio"]
     clip_processor = CLIPImageProcessor(  # openai/clip-vit-large-patch14's preprocessor_config.json
@@ -69,16 +69,12 @@ UPSTREAM = textwrap.dedent(
         values = feature_extractor(raw_audio, sampling_rate=16000, return_tensors="pt").input_values
         return pixels, values
 
-    best = {}
-    for video, wav in clips:
+    print("ready", flush=True)
+    for line in sys.stdin:  # one clip a line: time one call, answer with the seconds
+        video, wav = json.loads(line)
+        start = time.perf_counter()
         one(video, wav)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            one(video, wav)
-            times.append(time.perf_counter() - start)
-        best[video] = min(times)
-    print(json.dumps(best))
+        print(time.perf_counter() - start, flush=True)
     """
 )
 
@@ -135,25 +131,48 @@ def make_clips(folder: Path, seconds: float) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def time_upstream(args, clips) -> dict[str, float]:
-    threads = str(args.threads)
-    env = dict(
-        os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONPATH=f"{args.shims}:{args.upstream_src}"
-    )
-    pairs = json.dumps([[str(video), str(wav)] for _, video, wav in clips])
-    result = subprocess.run(
-        [args.upstream_python, "-c", UPSTREAM, pairs, str(args.repeats), threads],
-        cwd=args.upstream_src,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        sys.exit(f"upstream's loaders failed in {args.upstream_python}:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+class Upstream:
+    """Upstream's loaders in a subprocess of its pinned environment, timing one call per request."""
+
+    def __init__(self, args) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+")  # its warnings; a pipe left unread could fill and stall it
+        threads = str(args.threads)
+        env = dict(
+            os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONPATH=f"{args.shims}:{args.upstream_src}"
+        )
+        self.process = subprocess.Popen(
+            [args.upstream_python, "-c", UPSTREAM, threads],
+            cwd=args.upstream_src,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        while self._answer() != "ready":  # its imports are done
+            pass
+
+    def seconds(self, video: Path, wav: Path) -> float:
+        self.process.stdin.write(json.dumps([str(video), str(wav)]) + "\n")
+        self.process.stdin.flush()
+        return float(self._answer())
+
+    def _answer(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.kill()
+            self.log.seek(0)
+            sys.exit(f"upstream's loaders failed in {self.process.args[0]}:\n{self.log.read()[-3000:]}")
+        return line.strip()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
-def time_ours(args, clips) -> dict[str, float]:
+def time_both(args, clips) -> tuple[dict[Path, float], dict[Path, float]]:
+    """Best seconds per clip for each side; each call of one side is followed by one of the other, so a machine
+    that slows down or speeds up during the run weighs on both alike."""
     import torch
 
     from affectgpt_hf import AffectGPTProcessor
@@ -161,19 +180,21 @@ def time_ours(args, clips) -> dict[str, float]:
     torch.set_num_threads(args.threads)
     processor = AffectGPTProcessor.from_settings(input_mode="multiframe_audio_frame_text")
 
-    def one(video, wav):
-        return processor(videos=[str(video)], audio=[str(wav)], subtitles=[""], task="ov_labels", return_tensors="pt")
+    def ours(video, wav) -> float:
+        start = time.perf_counter()
+        processor(videos=[str(video)], audio=[str(wav)], subtitles=[""], task="ov_labels", return_tensors="pt")
+        return time.perf_counter() - start
 
-    best = {}
-    for _, video, wav in clips:
-        one(video, wav)
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            one(video, wav)
-            times.append(time.perf_counter() - start)
-        best[str(video)] = min(times)
-    return best
+    upstream = Upstream(args)
+    best_upstream, best_ours = {}, {}
+    for repeat in range(args.repeats + 1):  # the first round warms both up and is not counted
+        for _, video, wav in clips:
+            up, we = upstream.seconds(video, wav), ours(video, wav)
+            if repeat:
+                best_upstream[video] = min(best_upstream.get(video, up), up)
+                best_ours[video] = min(best_ours.get(video, we), we)
+    upstream.close()
+    return best_upstream, best_ours
 
 
 def main() -> None:
@@ -193,13 +214,12 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(args.clips_dir or tmp), args.seconds)
-        upstream = time_upstream(args, clips)
-        ours = time_ours(args, clips)
+        upstream, ours = time_both(args, clips)
         print(f"{args.seconds:g} s clips at 25 fps + 16 kHz mono wav; {args.threads} thread(s) on "
               f"{len(os.sched_getaffinity(0))} CPU(s); best of {args.repeats}")  # fmt: skip
         print(f"{'clip':<34}{'Mbit/s':>8}{'upstream clips/s':>18}{'ours clips/s':>14}{'ratio':>8}")
         for label, video, _ in clips:
-            up, we = 1 / upstream[str(video)], 1 / ours[str(video)]
+            up, we = 1 / upstream[video], 1 / ours[video]
             rate = video.stat().st_size * 8 / args.seconds / 1e6
             print(f"{label:<34}{rate:>8.2f}{up:>18.2f}{we:>14.2f}{we / up:>7.2f}x")
 
