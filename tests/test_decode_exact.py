@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from utils import spy_on_opens
 
 from affectgpt_hf import media
 from affectgpt_hf.media import frame_indices, sample_video_frames, write_video
@@ -130,18 +131,9 @@ def test_skipping_needs_unique_timestamps(tmp_path, monkeypatch):
     path = tmp_path / "clip.mp4"
     write_video(path, _texture_video(20), fps=25, options={"bframes": "3"})
     monkeypatch.setattr(media, "_unique_pts", lambda packets: False)
-    probes = _spy_on_opens(monkeypatch)
+    probes = spy_on_opens(monkeypatch)
     np.testing.assert_array_equal(sample_video_frames(path), _full_decode(path)[frame_indices(20)])
     assert probes == [False, True]  # frames counted in order need the probe's reordering delay: opened again
-
-
-def _spy_on_opens(monkeypatch) -> list[bool]:
-    """Record ``probe_decodes`` of every media._open call."""
-    probes, real = [], media._open
-    monkeypatch.setattr(
-        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
-    )
-    return probes
 
 
 @pytest.mark.timeout(30)
@@ -155,7 +147,7 @@ def test_the_stream_probe_decodes_only_where_the_file_lacks_timestamps(tmp_path,
     write_video(path, _texture_video(20), fps=25, options={"bframes": "3"})
     with media._open(path, "a video file", probe_decodes=False) as container:
         assert container.streams.video[0].codec_context.format is None  # nothing was decoded to learn it
-    spied = _spy_on_opens(monkeypatch)
+    spied = spy_on_opens(monkeypatch)
     reference = _full_decode(path)[frame_indices(20)]
     np.testing.assert_array_equal(sample_video_frames(path), reference)
     assert spied == probes

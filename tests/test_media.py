@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from utils import spy_on_opens
 
 from affectgpt_hf import media
 from affectgpt_hf.media import (
@@ -347,10 +348,7 @@ def test_audio_from_mp4(tmp_path, monkeypatch):
     path = tmp_path / "clip.mp4"
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(48000 * 3) / 48000)
     write_video(path, _ramp_video(10), fps=25, audio=np.stack([tone, tone]), sampling_rate=48000)
-    probes, real = [], media._open
-    monkeypatch.setattr(
-        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
-    )
+    probes = spy_on_opens(monkeypatch)
     audio = load_audio(path)
     assert audio.dtype == np.float32 and abs(len(audio) / SAMPLE_RATE - 3) < 0.2
     assert abs(np.abs(audio[4000:40000]).max() - 0.5) < 0.02

@@ -95,6 +95,17 @@ def make_clip(
     return path
 
 
+def spy_on_opens(monkeypatch) -> list[bool]:
+    """Record ``probe_decodes`` of every ``media._open`` call (whether FFmpeg's stream probe decoded frames)."""
+    from affectgpt_hf import media
+
+    probes, real = [], media._open
+    monkeypatch.setattr(
+        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
+    )
+    return probes
+
+
 # ---------------------------------------------------------------------------------------- upstream checkpoints
 LORA_MODULES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj") + (
     "mlp.gate_proj",
