@@ -38,7 +38,7 @@ def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dataset")
     for config in CONFIG_OF.values():
         write_mini_release(root, config, count=2)
-    write_mini_release(root, "cmu_mosi", count=3)  # an odd count: uneven shards across 2 processes
+    write_mini_release(root, "cmu_mosi", count=5)  # odd: uneven shards across 2 processes, each 2+ clips
     return root
 
 
@@ -89,7 +89,7 @@ def test_all_nine_sets_end_to_end_then_rescore_without_inference(models, data_ro
     assert report["device"] == "cpu" and report["processes"] == 1 and "torch" in report["versions"]
     assert report["extraction_mode"] == "offline-lexicon"
     mosi = report["datasets"]["CMUMOSI"]
-    assert set(mosi["scores"]) == {"weighted_f1", "accuracy"} and mosi["n_clips"] == 3
+    assert set(mosi["scores"]) == {"weighted_f1", "accuracy"} and mosi["n_clips"] == 5
     assert set(report["datasets"]["OVMERDPlus"]["scores"]) == {"fscore", "precision", "recall"}
     assert report["datasets"]["MER2023"]["throughput"]["checkpoint-10"]["clips_per_s"] > 0
 
@@ -210,7 +210,8 @@ def test_best_epoch_picks_the_checkpoint_per_dataset(models, data_root, cache_di
 def test_two_processes_give_the_single_process_report(models, data_root, cache_dir, tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on CPU (accelerate's elastic launcher; the runner asks for
     a CPU PartialState, which forms a gloo group). accelerate 1.15's MULTI_CPU config / `--cpu` start one process
-    without mpirun, so they are not used here."""
+    without mpirun, so they are not used here. Each process prepares its clips in a media worker of its own, batch by
+    batch (the single run: batch 2, in place)."""
     sets = ["MER2023", "CMUMOSI"]
     single = run_benchmark(
         _config(models, data_root, cache_dir, tmp_path / "one", datasets=sets), describe_fn=labelled(describe)
@@ -225,10 +226,21 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
             f"""
             import sys
             sys.path.insert(0, {str(Path(__file__).parent)!r})
+            import os
+            from torch.utils.data import get_worker_info
             from utils import labelled
-            from affectgpt_hf import benchmark
+            from affectgpt_hf import benchmark, inference
             from affectgpt_hf.cli import main
             benchmark.describe = labelled(benchmark.describe)
+            prepare_clip = inference.prepare_clip
+
+            def prepare_and_note_where(*args, **kwargs):  # rank and worker of each clip prepared
+                worker = get_worker_info()
+                with open({str(tmp_path / "prepared")!r}, "a") as log:
+                    log.write(f"{{os.environ['RANK']}} {{worker.id if worker else 'main'}}\\n")
+                return prepare_clip(*args, **kwargs)
+
+            inference.prepare_clip = prepare_and_note_where
             sys.exit(main(sys.argv[1:]))
             """
         )
@@ -236,14 +248,18 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
     command += [str(launcher), "benchmark", "--model", str(models / "checkpoint-10")]
-    command += ["--data-root", str(data_root), "--datasets", *sets, "--output-dir", str(out), "--batch-size", "2"]
+    command += ["--data-root", str(data_root), "--datasets", *sets, "--output-dir", str(out), "--batch-size", "1"]
     command += ["--max-new-tokens", str(TOKENS), "--cache-dir", str(cache_dir), "--no-progress"]
+    command += ["--num-workers", "1"]  # a worker per process wherever its shard has 2+ batches (CMUMOSI: 3 and 2)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 process(es)" in done.stdout
     report = json.loads((out / "benchmark.json").read_text())
     assert report["processes"] == 2
     assert _scores(report) == _scores(single)
+    prepared = [line.split() for line in (tmp_path / "prepared").read_text().splitlines()]
+    assert len(prepared) == 2 + 5  # each clip once
+    assert {rank for rank, worker in prepared if worker != "main"} == {"0", "1"}  # each process its own worker
     for name in sets:
         folder = out / "predictions" / "checkpoint-10"
         assert not list(folder.glob(f"{name}.rank*.jsonl"))  # parts merged
