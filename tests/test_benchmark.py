@@ -127,6 +127,26 @@ def test_all_nine_sets_end_to_end_then_rescore_without_inference(models, data_ro
         run_benchmark(_config(models, data_root, cache_dir, out, max_new_tokens=TOKENS + 1))
 
 
+@pytest.mark.timeout(120)
+def test_an_unreadable_clip_scores_as_an_empty_answer_in_evaluate_too(models, cache_dir, tmp_path):
+    """A corrupt clip is reported, kept in the prediction file as an error row and scored as an empty answer; that
+    file scores the same through `affectgpt evaluate`."""
+    write_mini_release(tmp_path / "data", "mer2023", count=3)
+    release = tmp_path / "data" / LAYOUTS["mer2023"].folder
+    video = sorted((release / LAYOUTS["mer2023"].video_dir).iterdir())[0]
+    video.write_bytes(video.read_bytes()[:2000])
+    config = _config(models, tmp_path / "data", cache_dir, tmp_path / "out", datasets=["MER2023"])
+    report = run_benchmark(config, describe_fn=labelled(describe))
+    predictions = tmp_path / "out" / "predictions" / "checkpoint-10" / "MER2023.jsonl"
+    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert [row["name"] for row in rows if row.get("error")] == [video.stem]
+    assert report["datasets"]["MER2023"]["n_clips"] == 3
+    args = ["evaluate", "--predictions", str(predictions), "--dataset", "MER2023", "--references", str(release)]
+    assert main([*args, "--output-dir", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "MER2023.json").read_text())
+    assert again["scores"] == pytest.approx(report["datasets"]["MER2023"]["scores"])
+
+
 class Stop(Exception):
     pass
 
@@ -269,7 +289,7 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
 
 
 @pytest.mark.timeout(60)
-def test_dataset_and_checkpoint_arguments(models, tmp_path):
+def test_dataset_and_checkpoint_arguments(models, tmp_path, capsys):
     specs = benchmark.resolve_datasets(["ov_merd_plus", "MER2023", "mer2023"])
     assert [s.name for s in specs] == ["MER2023", "OVMERDPlus"]  # Table 2 order, no duplicates
     with pytest.raises(ValueError, match="expected one of"):
@@ -283,6 +303,10 @@ def test_dataset_and_checkpoint_arguments(models, tmp_path):
     with pytest.raises(ValueError, match="--model"):
         benchmark.resolve_checkpoints(None, None)
     assert main(["benchmark", "--model", str(models), "--data-root", str(tmp_path / "none")]) == 2
+    (tmp_path / "empty").mkdir()
+    args = ["benchmark", "--model", str(models), "--data-root", str(tmp_path / "empty"), "--datasets", "MER2024"]
+    assert main(args) == 2
+    assert f"mer2024: no mer2024-dataset-process/ under {tmp_path / 'empty'}, nor is" in capsys.readouterr().err
 
 
 def test_empty_ovmerd_gold_as_neutral_changes_no_score():

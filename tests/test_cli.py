@@ -8,9 +8,11 @@ test_unibench_cli, test_training, test_model_card, test_data, test_convert, test
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import torch
 
 from affectgpt_hf.cli import COMMANDS, GROUPS, main
 
@@ -217,3 +219,36 @@ def test_describe_reads_its_side_inputs_before_the_model(clips, tmp_path, capsys
     assert f"affectgpt describe: error: {table} lacks column(s) ['subtitle']" in capsys.readouterr().err
     assert main(["describe", str(tmp_path / "nowhere.mp4")]) == 2
     assert "nowhere.mp4 does not exist; expected a video file or a folder of videos" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_wrong_model_device_timeout_and_output_are_named(clips, release, tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """describe, cache-features and the demo name a model folder that is not there (no traceback: exit 2), as
+    describe names a device this torch cannot use, a negative clip timeout and an --output that is a folder; an
+    --output in a new folder gets the folder; no readable clip at all: exit 1."""
+    from affectgpt_hf.demo import Analyzer
+
+    monkeypatch.chdir(tmp_path)  # describe's default model runs/quickstart is not here
+    assert main(["describe", str(clips[0])]) == 2
+    err = capsys.readouterr().err
+    assert f"affectgpt describe: error: model runs/quickstart (no folder {tmp_path}/runs/quickstart) is neither" in err
+    assert "Traceback" not in err
+    argv = ["cache-features", "--model", str(tmp_path / "none"), "--dataset", str(release), "--output", "o"]
+    assert main(argv) == 2
+    assert f"affectgpt cache-features: error: model {tmp_path}/none (no folder" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="neither a saved AffectGPT folder.*run `affectgpt quickstart`"):
+        Analyzer(tmp_path / "none", device="cpu")
+
+    describe = ["describe", str(clips[0]), "--model", str(tiny_model_dir()), "--max-new-tokens", "2"]
+    if not torch.cuda.is_available():
+        assert main([*describe, "--device", "cuda"]) == 2
+        assert "error: device 'cuda': this torch" in capsys.readouterr().err
+    assert main([*describe, "--clip-timeout", "-5"]) == 2
+    assert "error: clip timeout -5.0; expected seconds per clip > 0" in capsys.readouterr().err
+    assert main([*describe, "--output", str(tmp_path)]) == 2
+    assert f"error: --output {tmp_path} is a folder; expected the path of a JSONL file" in capsys.readouterr().err
+    assert main([*describe, "--output", "new/answers.jsonl"]) == 0
+    assert json.loads((tmp_path / "new" / "answers.jsonl").read_text())["name"] == clips[0].stem
+    (tmp_path / "bad.mp4").write_bytes(clips[0].read_bytes()[:2000])
+    assert main([*describe[:1], str(tmp_path / "bad.mp4"), *describe[2:]]) == 1
+    assert "error: no clip could be read" in capsys.readouterr().err

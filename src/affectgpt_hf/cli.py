@@ -77,6 +77,14 @@ def _describe(argv: list[str]) -> int:
     from affectgpt_hf.pipeline import WorkerError
 
     arguments, runtime, extra = parse("describe", argv, DescribeArguments, InferenceArguments, extra=add_paths)
+    if arguments.output:  # a place for the JSONL before the model runs
+        output = Path(arguments.output)
+        if output.is_dir():
+            raise ValueError(f"--output {output} is a folder; expected the path of a JSONL file")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"--output {output}: its folder cannot be made ({error})") from None
     try:
         results = describe_files(extra.paths, arguments, runtime)
     except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
@@ -89,6 +97,9 @@ def _describe(argv: list[str]) -> int:
     failed = [result.name for result in results if result.error]
     if failed:
         print(f"skipped {len(failed)} clip(s) that could not be read: {', '.join(failed)}", file=sys.stderr)
+    if len(failed) == len(results):
+        print("affectgpt describe: error: no clip could be read", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -164,10 +164,9 @@ class Analyzer:
             device = "cuda" if torch.cuda.is_available() else "cpu"  # ZeroGPU reports CUDA at start-up
         try:
             self.model, self.processor = load_model(source, device=device)
-        except (OSError, ValueError) as error:
+        except FileNotFoundError as error:
             raise FileNotFoundError(
-                f"model {source} is neither a saved AffectGPT folder nor a reachable Hub id ({error}); run "
-                f"`affectgpt quickstart` to make {DEFAULT_MODEL}, or pass --model / set ${ENV_MODEL}"
+                f"{error}; run `affectgpt quickstart` to make {DEFAULT_MODEL}, or pass --model / set ${ENV_MODEL}"
             ) from error
         self.source = source
         self.max_new_tokens = max_new_tokens

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,7 @@ from transformers import BatchFeature
 
 from .faces import default_faces
 from .modeling_affectgpt import AffectGPTForConditionalGeneration
-from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, deadline
+from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, check_clip_timeout, deadline
 from .processing_affectgpt import AffectGPTProcessor
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ class InferenceArguments:
     clip_timeout: float | None = field(
         default=CLIP_TIMEOUT, metadata={"help": "seconds per clip before it is skipped (0: none)"}
     )
+
+    def __post_init__(self) -> None:  # wrong values named before any model loads
+        if self.device is not None:
+            check_device(self.device)
+        check_clip_timeout(self.clip_timeout)
 
 
 @dataclass
@@ -92,16 +98,48 @@ def load_model(
     device: str | None = None,
     device_map: str | None = None,
 ) -> tuple[AffectGPTForConditionalGeneration, AffectGPTProcessor]:
-    """A saved AffectGPT folder or Hub id -> (model in eval mode, processor)."""
+    """A saved AffectGPT folder or Hub id -> (model in eval mode, processor). A folder that does not exist (and is
+    no reachable Hub id) raises FileNotFoundError, a device this torch cannot use ValueError, each naming it."""
     kwargs = {}
     if dtype is not None and dtype != "auto":
         kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     if device_map is not None:
         kwargs["device_map"] = device_map
-    loaded = AffectGPTForConditionalGeneration.from_pretrained(model, **kwargs).eval()
+    if device is not None:
+        check_device(device)
+    with model_source(model):
+        loaded = AffectGPTForConditionalGeneration.from_pretrained(model, **kwargs).eval()
+        processor = AffectGPTProcessor.from_pretrained(model)
     if device is not None and device_map is None:
         loaded.to(device)
-    return loaded, AffectGPTProcessor.from_pretrained(model)
+    return loaded, processor
+
+
+@contextmanager
+def model_source(model: str | os.PathLike) -> Iterator[None]:
+    """Loading from ``model``: transformers' OSError (no such folder, and no Hub id it could reach) or the Hub's
+    refusal of the name as a repo id becomes a FileNotFoundError naming ``model`` and what it should be."""
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        yield
+    except (OSError, HFValidationError) as error:
+        missing = "" if Path(model).exists() else f" (no folder {Path(model).resolve()})"
+        raise FileNotFoundError(
+            f"model {os.fspath(model)}{missing} is neither a saved AffectGPT folder nor a reachable Hub id; expected a "
+            f"folder written by `affectgpt train`, `convert` or `quickstart` ({str(error).splitlines()[0]})"
+        ) from error
+
+
+def check_device(device: str | torch.device) -> None:
+    """ValueError naming ``device`` when this torch cannot run on it (e.g. cuda with a CPU-only build)."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r} is not a torch device; expected cpu, cuda, cuda:1 ... ({error})") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise ValueError(f"device {device!r}: this torch ({torch.__version__}, {build}) sees no CUDA GPU; use cpu")
 
 
 def find_clips(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -164,6 +202,7 @@ class _ClipBatches:
     readable ones left-padded into one batch, the others' errors kept for the main process to report."""
 
     def __init__(self, processor, clips: Sequence[Clip], processor_kwargs: dict, clip_timeout: float | None) -> None:
+        check_clip_timeout(clip_timeout)
         self.processor, self.clips, self.processor_kwargs = processor, clips, processor_kwargs
         self.clip_timeout = clip_timeout
 

@@ -30,6 +30,12 @@ CLIP_TIMEOUT = 120.0
 _TICK = 0.1  # after the deadline, SIGALRM again every _TICK s: PyAV drops an exception raised inside its read callback
 
 
+def check_clip_timeout(seconds: float | None) -> None:
+    """ValueError unless ``seconds`` is a per-clip deadline :func:`deadline` takes: > 0, or 0 / None for none."""
+    if seconds is not None and not seconds >= 0:
+        raise ValueError(f"clip timeout {seconds}; expected seconds per clip > 0 (0 or None: no timeout)")
+
+
 class ClipTimeout(ValueError):
     """A clip not ready within the per-clip deadline: a ValueError, so it is reported and skipped as a corrupt clip."""
 
@@ -275,6 +281,7 @@ __all__ = [
     "Prefetcher",
     "Prepared",
     "WorkerError",
+    "check_clip_timeout",
     "deadline",
     "default_num_workers",
     "model_threads_left",

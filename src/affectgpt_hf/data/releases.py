@@ -243,7 +243,17 @@ def resolve_release_dir(data_dir: str | os.PathLike, name: str) -> Path:
         root = nested
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder; expected the {layout.name} release ({layout.folder}/)")
+    if root != nested and not any((root / marker).exists() for marker in _markers(layout)):
+        raise FileNotFoundError(
+            f"{layout.name}: no {layout.folder}/ under {root}, nor is {root} that release itself (it has none of "
+            f"{', '.join(_markers(layout))}); expected a data root holding {layout.folder}/ or the release folder"
+        )
     return root
+
+
+def _markers(layout: ReleaseLayout) -> list[str]:
+    """What a release folder of ``layout`` holds at its top: its label file, subtitle CSV, video folder."""
+    return [marker for marker in (layout.label_file, layout.subtitle_csv, layout.video_dir) if marker]
 
 
 def _label_rows(

@@ -197,6 +197,7 @@ def cache_features_command(
     num_workers: int | None = None,
 ) -> Path:
     """`affectgpt cache-features`: towers of `model` over the rows of `dataset_dir` -> `output_dir` (save_to_disk)."""
+    from affectgpt_hf.inference import model_source
     from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
     from affectgpt_hf.training.arguments import DataArguments
     from affectgpt_hf.training.trainer import load_training_dataset
@@ -204,12 +205,13 @@ def cache_features_command(
     rows = load_training_dataset(
         DataArguments(dataset_dir=dataset_dir, dataset_config=config_name, dataset_split=split)
     )
+    with model_source(model):  # a wrong --model is named before any tower loads
+        processor = AffectGPTProcessor.from_pretrained(model)
     towers = load_towers(model, vision=vision, audio=audio, seed=seed)
     if torch.cuda.is_available():  # only the towers run
         for tower in (towers.model.vision_tower, towers.model.audio_tower):
             if tower is not None:
                 tower.to("cuda")
-    processor = AffectGPTProcessor.from_pretrained(model)
     cached = cache_features(
         towers, processor, rows, batch_size=batch_size, keep_media=keep_media, num_workers=num_workers
     )

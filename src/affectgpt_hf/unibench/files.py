@@ -10,6 +10,7 @@ Label files: npz with a corpus dict name -> {'emo': str|int} or {'val': float}; 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from .benchsets import BenchSet
 from .scores import valence_value
+
+logger = logging.getLogger(__name__)
 
 # what a prediction record carries, from least to most processed
 TEXT, LABELS, SENTIMENT = "text", "labels", "sentiment"
@@ -119,6 +122,7 @@ _EXPECTED = {TEXT: "a string", LABELS: "a list of strings or a label string", SE
 def _jsonl_predictions(path: Path) -> Predictions:
     values: dict[str, object] = {}
     lines_of: dict[str, int] = {}
+    failed: dict[str, int] = {}  # name -> line of an error row
     kinds = set()
     try:
         text = path.read_text(encoding="utf-8")
@@ -155,12 +159,22 @@ def _jsonl_predictions(path: Path) -> Predictions:
                 values[name], lines_of[name] = row[kind], number
                 break
         else:
-            raise ValueError(f"{path}:{number} has none of 'text', 'labels', 'sentiment'")
+            if not row.get("error"):
+                raise ValueError(f"{path}:{number} has none of 'text', 'labels', 'sentiment'")
+            failed[name] = lines_of[name] = number  # a clip that could not be read (an error row of the benchmark)
     if not values:
+        if failed:
+            raise ValueError(f"{path}: every row is a clip that could not be read (error rows); nothing to score")
         raise ValueError(f"predictions file {path} has no rows; expected JSONL rows (name + text|labels|sentiment)")
     if len(kinds) > 1:
         raise ValueError(f"{path} mixes {sorted(kinds)} rows; give every row the same field")
     kind = kinds.pop()
+    if failed:  # scored as an empty answer, as the benchmark scores them
+        if kind == SENTIMENT:
+            name, number = next(iter(failed.items()))
+            raise ValueError(f"{path}:{number}: {name!r} is an error row without a sentiment; expected a sentiment")
+        logger.warning("%s: %d clip(s) could not be read (error rows), scored as empty answers", path, len(failed))
+        values.update(dict.fromkeys(failed, "" if kind == TEXT else []))
     return Predictions(values, kind, "labels-given" if kind != TEXT else "text", str(path))
 
 
