@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -247,3 +249,12 @@ def test_cli_reports_a_bad_checkpoint(tmp_path, capsys):
     code = main(["convert", "--checkpoint", str(checkpoint), "--base", str(TINY), "--output-dir", str(tmp_path / "o")])
     assert code == 2
     assert "not_an_affectgpt_key" in capsys.readouterr().err
+    # not a checkpoint at all, or one with pickled objects that a weights-only load refuses: named, nothing unsafe
+    (tmp_path / "garbage.pth").write_bytes(np.random.default_rng(0).bytes(3000))
+    torch.save({"model": {}, "hook": Fraction(1, 3)}, tmp_path / "objects.pth")
+    for name in ("garbage", "objects"):
+        argv = ["convert", "--checkpoint", str(tmp_path / f"{name}.pth"), "--base", str(TINY), "--output-dir", "o"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"affectgpt convert: error: checkpoint {tmp_path / name}.pth does not load as tensors (" in err
+        assert "weights_only` set to `False`" not in err and "Traceback" not in err

@@ -377,8 +377,9 @@ def test_metric_folder_has_the_hub_layout_and_loads_as_the_space_loads_it():
 class FakeHub:
     """An httpx2 transport answering as the Hub does, for huggingface_hub's real client: records what it is sent."""
 
-    def __init__(self, create=200, info=200, upload=200, upload_headers=None):
+    def __init__(self, create=200, info=200, upload=200, upload_headers=None, reachable=True):
         self.create, self.info, self.upload, self.upload_headers = create, info, upload, upload_headers or {}
+        self.reachable = reachable  # False: no network (the name does not resolve)
         self.created: list[dict] = []
         self.files: dict[str, bytes] = {}
         self.authorized: list[tuple[str, bool]] = []
@@ -387,6 +388,8 @@ class FakeHub:
     def __call__(self, request):
         import httpx2
 
+        if not self.reachable:
+            raise httpx2.ConnectError("[Errno -2] Name or service not known", request=request)
         path = request.url.path
         self.authorized.append((path, "authorization" in request.headers))
         if path == "/api/repos/create":
@@ -519,6 +522,13 @@ def test_push_errors_are_the_hubs_with_what_to_do(converted, tmp_path, fake_hub,
     assert main(["card", "--model", str(folder), "--push-to-hub", "other/model"]) == 2
     err = capsys.readouterr().err
     assert "other/model" in err and "403" in err and "YOUR_USER/NAME" in err and "'other'" in err
+
+    # no network: nothing reaches the Hub
+    fake_hub(reachable=False)
+    assert main(["card", "--model", str(folder), "--push-to-hub", "me/model"]) == 2
+    err = capsys.readouterr().err
+    assert "me/model failed: ConnectError: [Errno -2] Name or service not known" in err
+    assert "the Hub could not be reached" in err and "Traceback" not in err
 
     # another account's private repo: invisible to this token (the Hub's RepoNotFound)
     fake_hub(create=409, upload=404, upload_headers={"X-Error-Code": "RepoNotFound"})

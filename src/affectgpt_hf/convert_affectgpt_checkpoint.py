@@ -274,7 +274,14 @@ def load_upstream_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.T
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; expected an upstream AffectGPT .pth")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # bad bytes fail in many ways (UnpicklingError, KeyError, RuntimeError, EOFError)
+        raise ValueError(
+            f"checkpoint {path} does not load as tensors ({type(error).__name__} from torch.load(weights_only=True)): "
+            "not a torch file, or one holding Python objects, which are not loaded as they may run code; expected "
+            "an upstream AffectGPT .pth (torch.save of {'model': state_dict})"
+        ) from error
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"checkpoint {path} is not an upstream AffectGPT checkpoint: expected {{'model': state_dict}}")

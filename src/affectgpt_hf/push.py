@@ -1,7 +1,7 @@
 """Upload a folder (a model, a data set) to the Hub through `huggingface_hub`, private unless asked otherwise.
 
 The Hub's own error comes through (chained), with what to do about it: no token, a namespace the token may not write
-to, a repository the token cannot see.
+to, a repository the token cannot see, no network.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class HubPushError(ValueError):
 
 
 def _advice(error: Exception, repo_id: str) -> str:
+    from httpx2 import TransportError  # huggingface_hub's HTTP client: no connection, a timeout
     from huggingface_hub.errors import (
         HfHubHTTPError,
         LocalTokenNotFoundError,
@@ -28,6 +29,8 @@ def _advice(error: Exception, repo_id: str) -> str:
     )
 
     namespace = repo_id.split("/")[0] if "/" in repo_id else None
+    if isinstance(error, TransportError):
+        return "the Hub could not be reached: check the network (or a proxy, HF_ENDPOINT); nothing was uploaded"
     if isinstance(error, OfflineModeIsEnabled):
         return "offline mode is on: unset HF_HUB_OFFLINE to upload"
     if isinstance(error, LocalTokenNotFoundError):
@@ -66,6 +69,7 @@ def push_folder(
 ) -> str:
     """Create `repo_id` (private by default; an existing repo is kept) and upload `folder` to it, `ignore_patterns`
     left out. Returns the commit URL; a refusal by the Hub raises HubPushError chained to the Hub's error."""
+    from httpx2 import TransportError
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
 
@@ -82,7 +86,7 @@ def push_folder(
             commit_message=commit_message or f"Upload {folder.name} (affectgpt)",
             ignore_patterns=list(ignore_patterns),
         )
-    except (HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled) as error:
+    except (HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled, TransportError) as error:
         raise HubPushError(
             f"pushing {folder} to the {repo_type} repo {repo_id} failed: {_hub_message(error)}; "
             f"{_advice(error, repo_id)}"
