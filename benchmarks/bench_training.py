@@ -101,7 +101,7 @@ def worker_train(
 
     argv = ["--model_name_or_path", model_dir, "--dataset_dir", data_dir, "--output_dir", output,
             "--use_lora", lora, "--max_steps", str(warmup + steps), "--per_device_train_batch_size", str(batch),
-            "--learning_rate", "1e-4", "--bf16", "false", "--gradient_checkpointing", "false", "--use_cpu", "true",
+            "--learning_rate", "1e-4", "--bf16", "false", "--activation_checkpointing", "false", "--use_cpu", "true",
             "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "100",
             "--seed", str(SEED), "--fused_lm_head", fused]  # fmt: skip
     trainer = build_trainer(*parse_train_args(argv))

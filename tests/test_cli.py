@@ -67,7 +67,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--wheel-dir": None,
         "--output-dir": "runs/evaluate",
     },
-    "train": {"--dataset_dir": None, "--output_dir": None, "--use_lora": None},  # --config: TrlParser reads it
+    "train": {"--dataset_dir": None, "--output_dir": None, "--use_lora": None},  # and TRAIN_OPTIONS (below)
     "cache-features": {
         "--model": REQUIRED,
         "--dataset": REQUIRED,
@@ -182,6 +182,10 @@ def test_help_shows_options_and_defaults(name, capsys):
             assert found[option], f"{name}: {option} has no help"
     if name in ("describe", "faces extract"):
         assert re.search(r"\bPATH \[PATH \.\.\.\]", usage)
+    if name == "train":  # what TrlParser (--config) and hub_options read before the fields: in the description
+        description = text.split("options:", 1)[0]
+        for option in ("--config CONFIG.yaml", "--push-to-hub REPO_ID", "--public"):
+            assert re.search(rf"^  {re.escape(option)}\s+\w", description, re.M), option
 
 
 def test_spellings_and_bad_arguments(capsys):

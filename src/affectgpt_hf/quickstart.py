@@ -147,7 +147,7 @@ def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[st
         max_length=1024,
         bf16=False,
         fp16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         use_cpu=True,
         logging_steps=max(1, steps_per_epoch),
         save_strategy="no",

@@ -9,6 +9,7 @@ constant (init_lr == min_lr).
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import math
@@ -415,8 +416,25 @@ def parse_train_args(argv: list[str] | None = None):
     """`--config CONFIG.yaml [--field value ...]` -> (ModelArguments, DataArguments, AffectGPTSFTConfig)."""
     from trl import TrlParser
 
-    parser = TrlParser((ModelArguments, DataArguments, AffectGPTSFTConfig), prog="affectgpt train")
+    parser = TrlParser(
+        (ModelArguments, DataArguments, AffectGPTSFTConfig),
+        prog="affectgpt train",
+        usage="affectgpt train --config CONFIG.yaml [--field value ...] [--push-to-hub REPO_ID [--public]]",
+        description=TRAIN_OPTIONS,
+        formatter_class=_TrainHelp,
+    )
     return parser.parse_args_and_config(args=hub_options(argv))
+
+
+class _TrainHelp(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """TrlParser's help (each field's default shown), with the description's own line breaks kept."""
+
+
+TRAIN_OPTIONS = """TRL SFT of an AffectGPT model. Besides the fields below:
+  --config CONFIG.yaml     the recipe: a YAML mapping of these fields (hub_configs/affectgpt-qwen2.5-7b/train.yaml,
+                           hub_configs/tiny/train.yaml); fields given on the command line override it
+  --push-to-hub REPO_ID    upload the finished folder to the Hub (private unless --public)
+  --public                 with --push-to-hub: a public repository"""
 
 
 def hub_options(argv: list[str] | None) -> list[str] | None:
