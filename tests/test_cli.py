@@ -89,6 +89,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--embed-media": None,
         "--media": None,
         "--skip-missing": None,
+        "--verify-media": None,
         "--num-proc": None,
         "--push-to-hub": None,
     },

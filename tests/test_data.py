@@ -258,3 +258,27 @@ def test_layouts_match_upstream_config():
         layout = LAYOUTS[name]
         assert (layout.video_dir, layout.audio_dir, layout.label_file) == (video, audio, label)
     assert LAYOUTS["mer2024"].subtitle_csv == "transcription_merge.csv"
+
+
+@pytest.mark.timeout(120)
+def test_dataset_build_verify_media_finds_a_clip_cut_short(tmp_path, capsys):
+    """A clip cut after its first bytes passes the container check; `--verify-media` decodes it and names it, and
+    with `--skip-missing` the other rows are built."""
+    import warnings
+
+    from affectgpt_hf.cli import main
+
+    release = write_mini_release(tmp_path / "release", "mer_caption_plus", count=3)
+    video = sorted((release / "video").iterdir())[0]
+    video.write_bytes(video.read_bytes()[:2000])
+    args = ["dataset", "build", "--data-dir", str(release), "--config", "mer_caption_plus", "--media", "video"]
+    assert main([*args, "--out", str(tmp_path / "unverified")]) == 0  # its first bytes are an mp4's
+    assert datasets.load_dataset(str(tmp_path / "unverified"), "mer_caption_plus", split="train").num_rows == 3
+    args += ["--verify-media", "--out", str(tmp_path / "verified")]
+    assert main(args) == 2
+    assert f"undecodable {video}" in capsys.readouterr().err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*args, "--skip-missing"]) == 0
+    assert any("skipping 1 row" in str(w.message) and video.stem in str(w.message) for w in caught)
+    assert datasets.load_dataset(str(tmp_path / "verified"), "mer_caption_plus", split="train").num_rows == 2

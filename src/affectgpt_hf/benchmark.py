@@ -105,7 +105,7 @@ def resolve_checkpoints(model: str | None, checkpoints: Sequence[str] | None) ->
         if not path.exists() and model and (Path(model) / item).exists():
             path = Path(model) / item
         if not path.exists():
-            where = f" or under {model}" if model else ""
+            where = f" (nor does {Path(model) / item})" if model else ""
             raise FileNotFoundError(f"checkpoint {item} does not exist{where}; expected a saved AffectGPT folder")
         tag = slug(path.name) or "checkpoint"
         tags = [t for t, _ in out]

@@ -230,7 +230,13 @@ class DatasetBuildArguments:
         default=None,
         metadata={"help": "embed only these kinds (e.g. --media video audio)", "choices": ["video", "audio", "face"]},
     )
-    skip_missing: bool = field(default=False, metadata={"help": "skip rows with bad media, with a warning"})
+    skip_missing: bool = field(
+        default=False,
+        metadata={"help": "skip rows whose media are missing, empty or not media (see --verify-media), with a warning"},
+    )
+    verify_media: bool = field(
+        default=False, metadata={"help": "decode each embedded file too, so damage past its first bytes is found"}
+    )
     num_proc: int | None = field(default=None, metadata={"help": "worker processes for building"})
     push_to_hub: str | None = field(
         default=None, metadata={"help": "upload the folder as a private dataset repo", "metavar": "REPO_ID"}
@@ -251,6 +257,7 @@ def _dataset_build(argv: list[str]) -> int:
         skip_missing=args.skip_missing,
         num_proc=args.num_proc,
         media=args.media,
+        verify_media=args.verify_media,
     )
     print(f"wrote {out}")
     if args.push_to_hub:

@@ -44,12 +44,13 @@ def write_hub_folder(
     max_shard_rows: int = 5000,
     num_proc: int | None = None,
     media: Sequence[str] | None = None,
+    verify_media: bool = False,
 ) -> Path:
     """Build ``configs`` (default: those whose tables exist in ``data_dir``) into ``out_dir`` as Parquet + README.
 
     ``data_dir`` is one release folder or a root holding upstream's folders (``mer2025-dataset``, ...). ``media``
     names the kinds to embed (any of video, audio, face, as ``build_dataset(media=)``); ``embed_media`` alone embeds
-    all three.
+    all three. ``verify_media`` decodes each embedded file (as ``build_dataset``), so a clip cut short is found now.
     """
     media = tuple(media) if media is not None else (MEDIA_KINDS if embed_media else ())
     unknown = [kind for kind in media if kind not in MEDIA_KINDS]
@@ -71,6 +72,7 @@ def write_hub_folder(
                 annotations=annotations if get_layout(name).needs_annotations else None,
                 media=media,
                 skip_missing=skip_missing,
+                verify_media=verify_media,
                 num_proc=num_proc,
                 cache_dir=cache,
             )
