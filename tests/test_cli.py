@@ -80,6 +80,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--seed": "42",
         "--drop-media": None,
         "--num-workers": None,
+        "--skip-missing": None,
     },
     "dataset build": {
         "--data-dir": REQUIRED,

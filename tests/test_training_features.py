@@ -1,12 +1,20 @@
 """training/features.py: encoder features cached once (`affectgpt cache-features`) give the loss of the raw path;
-the paper config's component folders assembled for training and for the feature cache (towers only)."""
+the paper config's component folders assembled for training and for the feature cache (towers only); a clip that
+cannot be read stops the cache, naming it, or is left out on request."""
 
 from __future__ import annotations
 
+import shutil
+import warnings
+
 import datasets
+import numpy as np
 import pytest
 import torch
-from utils import REPO
+from utils import REPO, TINY
+
+from affectgpt_hf.cli import main
+from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES
 
 
 @pytest.mark.timeout(60)
@@ -61,3 +69,24 @@ def test_components_path_for_training_and_feature_cache(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(towers.get_video_features(pixels), reference.get_video_features(pixels))
         torch.testing.assert_close(towers.get_audio_features(waves), reference.get_audio_features(waves))
+
+
+@pytest.mark.timeout(180)
+def test_an_unreadable_clip_stops_the_cache_or_is_left_out(release, feature_cache, tmp_path, capsys):
+    damaged = tmp_path / "release"
+    shutil.copytree(release, damaged)
+    video = sorted((damaged / "video").iterdir())[1]
+    video.write_bytes(video.read_bytes()[:2000])  # the container check passes: only decoding finds it
+    argv = ["cache-features", "--model", str(TINY), "--dataset", str(damaged), "--batch-size", "3"]
+    assert main([*argv, "--output", str(tmp_path / "stopped")]) == 2
+    err = capsys.readouterr().err
+    assert f"cache-features: 1 bad row(s):\n  {video.stem}: " in err and "skip_missing" in err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*argv, "--output", str(tmp_path / "out"), "--skip-missing", "--num-workers", "2"]) == 0
+    assert any("skipping 1 row(s) of cache-features" in str(w.message) and video.stem in str(w.message) for w in caught)
+    out, full = datasets.load_from_disk(str(tmp_path / "out")), datasets.load_from_disk(str(feature_cache))
+    kept = [i for i, name in enumerate(full["name"]) if name != video.stem]
+    assert out["name"] == [full["name"][i] for i in kept] and len(kept) == len(full) - 1
+    for column in (VIDEO_FEATURES, AUDIO_FEATURES):  # the batch without the bad clip: floats as close as any batch's
+        np.testing.assert_allclose(np.asarray(out[column]), np.asarray(full[column])[kept], rtol=1e-5, atol=1e-6)

@@ -188,6 +188,9 @@ class CacheFeaturesArguments:
     num_workers: int | None = field(
         default=None, metadata={"help": "media decoding processes (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"}
     )
+    skip_missing: bool = field(
+        default=False, metadata={"help": "leave out rows whose media cannot be read, with a warning naming them"}
+    )
 
 
 @command("cache-features", "run the frozen CLIP/HuBERT towers once -> cached feature columns")
@@ -207,6 +210,7 @@ def _cache_features(argv: list[str]) -> int:
         seed=args.seed,
         keep_media=not args.drop_media,
         num_workers=args.num_workers,
+        skip_missing=args.skip_missing,
     )
     print(f"wrote {out}")
     return 0

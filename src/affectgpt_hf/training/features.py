@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from datasets.fingerprint import generate_random_fingerprint
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
+from affectgpt_hf.data.releases import report_problems
 from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
 from affectgpt_hf.pipeline import Prefetcher, Prepared
 from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
@@ -65,14 +67,28 @@ def encode_batch(model, processor, batch: dict) -> dict:
 
 
 class _RowBatches:
-    """Prepares the towers' inputs of consecutive rows (in a media worker, or in place)."""
+    """Prepares the towers' inputs of consecutive rows (in a media worker, or in place). A batch with a row that cannot
+    be read is prepared again row by row: the rows that fail are kept in ``errors``, the others form the batch."""
 
     def __init__(self, processor, dataset: datasets.Dataset) -> None:
         self.processor, self.dataset = processor, dataset
 
     def __call__(self, number: int, indices: list[int]) -> Prepared:
         rows = self.dataset[indices[0] : indices[-1] + 1]
-        return Prepared(number, indices, processor_inputs(self.processor, rows), kept=list(indices))
+        try:
+            return Prepared(number, indices, processor_inputs(self.processor, rows), kept=list(indices))
+        except ValueError:
+            pass
+        errors = {}
+        for offset, index in enumerate(indices):
+            try:
+                processor_inputs(self.processor, {key: values[offset : offset + 1] for key, values in rows.items()})
+            except ValueError as error:
+                errors[index] = str(error)
+        kept = [index for index in indices if index not in errors]
+        picked = {key: [values[index - indices[0]] for index in kept] for key, values in rows.items()}
+        inputs = processor_inputs(self.processor, picked) if kept else {}
+        return Prepared(number, indices, inputs, kept=kept, errors=errors)
 
 
 def cache_features(
@@ -82,12 +98,15 @@ def cache_features(
     batch_size: int = 8,
     keep_media: bool = True,
     num_workers: int | None = 0,
+    skip_missing: bool = False,
 ) -> datasets.Dataset:
     """`dataset` plus `video_features` / `audio_features` columns (float32 arrays) from the model's frozen towers.
 
     ``keep_media=False`` drops the video/audio/face cells (training then needs only the cache). ``num_workers``
     processes decode and process the next batches while the towers run (0: in this process; None: the default of
-    :func:`pipeline.default_num_workers`); the features do not depend on it.
+    :func:`pipeline.default_num_workers`); the features do not depend on it. A row whose media cannot be read stops
+    the run, naming it (a ReleaseError), or with ``skip_missing`` is left out of the result with a warning that names
+    every such row.
     """
     if "name" not in dataset.column_names:
         raise ValueError(f"the data set has columns {dataset.column_names}; expected a MER-Caption table with 'name'")
@@ -112,6 +131,7 @@ def cache_features(
         device=device,
         label=lambda indices: f"rows {indices[0]}-{indices[-1]} ({dataset[indices[0]]['name']}, ...)",
     )
+    unreadable: list[tuple[int, str]] = []  # (row, why)
     with pipeline:
         batches = iter(pipeline)
 
@@ -119,7 +139,13 @@ def cache_features(
             prepared = next(batches)
             if prepared.indices != indices:  # map's batches must be the pipeline's
                 raise RuntimeError(f"feature cache out of step: rows {indices} got batch of rows {prepared.indices}")
-            return encode_inputs(model, prepared.inputs)
+            if not prepared.errors:
+                return encode_inputs(model, prepared.inputs)
+            problems = [(names[index - indices[0]], why) for index, why in prepared.errors.items()]
+            if not skip_missing:
+                report_problems("cache-features", problems, skip_missing=False)
+            unreadable.extend(prepared.errors.items())
+            return _rows_and_gaps(model, prepared, features, len(indices))
 
         cached = dataset.map(
             encode,
@@ -132,9 +158,27 @@ def cache_features(
             load_from_cache_file=False,
             new_fingerprint=generate_random_fingerprint(),  # the towers' weights are not in the fingerprint
         )
+    if unreadable:  # their feature cells are zeros: the rows go
+        names = dataset.select_columns(["name"])
+        report_problems("cache-features", [(names[row]["name"], why) for row, why in unreadable], skip_missing=True)
+        left_out = {row for row, _ in unreadable}
+        cached = cached.select([row for row in range(len(cached)) if row not in left_out])
     if not keep_media:
         cached = cached.remove_columns([c for c in ("video", "audio", "face") if c in cached.column_names])
     return cached
+
+
+def _rows_and_gaps(model, prepared: Prepared, features: datasets.Features, count: int) -> dict:
+    """The towers' features of a batch's readable rows, at their places among ``count`` rows (zeros elsewhere)."""
+    encoded = encode_inputs(model, prepared.inputs) if prepared.kept else {}
+    places = [index - prepared.indices[0] for index in prepared.kept]
+    out = {}
+    for key in (VIDEO_FEATURES, AUDIO_FEATURES):
+        if key in features:
+            out[key] = np.zeros((count, *features[key].shape), dtype=np.float32)
+            if places:
+                out[key][places] = encoded[key]
+    return out
 
 
 def write_features_info(output_dir: str | os.PathLike, model, source: str) -> None:
@@ -195,6 +239,7 @@ def cache_features_command(
     seed: int = 42,
     keep_media: bool = True,
     num_workers: int | None = None,
+    skip_missing: bool = False,
 ) -> Path:
     """`affectgpt cache-features`: towers of `model` over the rows of `dataset_dir` -> `output_dir` (save_to_disk)."""
     from affectgpt_hf.inference import model_source
@@ -213,7 +258,13 @@ def cache_features_command(
             if tower is not None:
                 tower.to("cuda")
     cached = cache_features(
-        towers, processor, rows, batch_size=batch_size, keep_media=keep_media, num_workers=num_workers
+        towers,
+        processor,
+        rows,
+        batch_size=batch_size,
+        keep_media=keep_media,
+        num_workers=num_workers,
+        skip_missing=skip_missing,
     )
     out = Path(output_dir)
     cached.save_to_disk(str(out))
