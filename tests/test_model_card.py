@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -122,19 +123,24 @@ def converted(components) -> Path:
 
 @pytest.fixture(scope="module")
 def benchmark_json(converted, tmp_path_factory) -> Path:
-    """A real `affectgpt benchmark` report of the converted folder on two mini test sets."""
+    """A real `affectgpt benchmark` report of the converted folder on two mini test sets, run from another folder
+    with relative paths (the cards read it from here)."""
     from affectgpt_hf.benchmark import CONFIG_OF
     from affectgpt_hf.data.mini_release import write_mini_release
 
     root = tmp_path_factory.mktemp("bench")
     for name in ("MER2023", "CMUMOSI"):
         write_mini_release(root / "data", CONFIG_OF[name], count=2)
-    out = root / "out"
-    argv = ["benchmark", "--model", str(converted), "--data-root", str(root / "data"), "--datasets", "MER2023",
-            "CMUMOSI", "--output-dir", str(out), "--batch-size", "2", "--max-new-tokens", "3", "--no-progress",
-            "--cache-dir", str(root / "cache")]  # fmt: skip
-    assert main(argv) == 0
-    return out / "benchmark.json"
+    argv = ["benchmark", "--model", os.path.relpath(converted, root), "--data-root", "data", "--datasets", "MER2023",
+            "CMUMOSI", "--output-dir", "out", "--batch-size", "2", "--max-new-tokens", "3", "--no-progress",
+            "--cache-dir", "cache"]  # fmt: skip
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        assert main(argv) == 0
+    finally:
+        os.chdir(here)
+    return root / "out" / "benchmark.json"
 
 
 # ------------------------------------------------------------------------------------------------------------- train

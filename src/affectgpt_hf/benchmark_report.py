@@ -107,8 +107,8 @@ def build_report(
     return {
         "benchmark": "MER-UniBench",
         "protocol": BEST_EPOCH if len(checkpoints) > 1 else SINGLE,
-        "model": config.model,
-        "checkpoints": [{"tag": tag, "path": path} for tag, path in checkpoints],
+        "model": _located(config.model),
+        "checkpoints": [{"tag": tag, "path": _located(path)} for tag, path in checkpoints],
         "datasets": sets,
         "mean": None if mean is None else round(mean, 2),
         "mean_of_run": round(math.fsum(primary.values()) / len(primary), 2) if primary else None,
@@ -120,10 +120,18 @@ def build_report(
         "device": run["device"],
         "processes": run["processes"],
         "extraction_mode": run["extraction_mode"],
-        "data_root": str(config.data_root),
+        "data_root": _located(config.data_root),
         "versions": versions(),
         "command": " ".join(sys.argv),
     }
+
+
+def _located(name: str | os.PathLike | None) -> str | None:
+    """A local folder as its absolute path (the report is read from other folders: `affectgpt card`); a Hub id as
+    given."""
+    if name is None:
+        return None
+    return str(Path(name).expanduser().resolve()) if Path(name).expanduser().exists() else str(name)
 
 
 def write_samples(out: Path, testset: TestSet, result: DatasetResult) -> None:
