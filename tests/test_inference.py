@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 
 import pytest
 from utils import make_clip, tiny_model
@@ -43,7 +45,7 @@ def test_upstream_sampling_arguments():
     assert generation_kwargs(False, max_new_tokens=5) == {"do_sample": False, "num_beams": 1, "max_new_tokens": 5}
 
 
-def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys):
+def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys, caplog):
     folder = tmp_path / "videos"
     folder.mkdir()
     for i in range(2):
@@ -74,3 +76,9 @@ def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys):
     assert "error" in records[0] and all(isinstance(r["text"], str) for r in records[1:])
     assert "skipped 1 clip" in capsys.readouterr().err
     assert main(["describe", str(tmp_path / "nowhere"), "--model", str(model_dir)]) == 2
+    (folder / "again").mkdir()  # two files of one name in a folder tree: said, as their rows share the name
+    shutil.copy(folder / "c0.mp4", folder / "again" / "c0.mp4")
+    argv = ["describe", str(folder), "--model", str(model_dir), "--max-new-tokens", "2", "--output", str(out)]
+    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference"):
+        assert main(argv) == 0
+    assert f"{folder / 'again' / 'c0.mp4'} and {folder / 'c0.mp4'} are both named 'c0'" in caplog.text

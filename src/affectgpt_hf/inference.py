@@ -386,6 +386,16 @@ def describe_files(
     """Video files and folders -> one result per clip (named by file stem, in :func:`find_clips` order). Free
     descriptions and free questions get their labels from unibench's offline extractor."""
     found = find_clips(paths)
+    first_of: dict[str, Path] = {}
+    for path in found:
+        other = first_of.setdefault(path.stem, path)
+        if other != path:
+            logger.warning(
+                "%s and %s are both named %r: their rows (and subtitles, faces) are told apart by order only",
+                other,
+                path,
+                path.stem,
+            )
     subtitles = read_subtitles(arguments.subtitles) if arguments.subtitles else {}
     model, processor = load_model(arguments.model, dtype=runtime.dtype, device=runtime.device)
     faces = default_faces(processor.input_mode, arguments.faces)
