@@ -257,7 +257,7 @@ def test_processor_faces_auto_gives_the_face_models_input(face_clip, empty_clip,
     np.testing.assert_array_equal(out["pixel_values_videos"].numpy(), given["pixel_values_videos"].numpy())
     assert given.face_sources == [{"face_source": "openface", "frames_without_face": 0}]
 
-    with pytest.raises(NoFaceError, match="empty_room.mp4: no face detected"):
+    with pytest.raises(NoFaceError, match="empty_room.mp4: no face detected.*describe --on-no-face frames"):
         processor(videos=[empty_clip], faces="auto", subtitles=["hi"])
     with pytest.warns(UserWarning, match="empty_room.mp4: no face detected.*frame model's input"):
         fallback = processor(videos=[face_clip, empty_clip], faces="auto", subtitles=["a", "b"], on_no_face="frames")
@@ -291,6 +291,7 @@ def test_faces_extract_writes_both_layouts_resumes_and_previews(face_clip, empty
         assert code == 1  # the empty clip failed, and is named
         err = capsys.readouterr().err
         assert "wrote 1 clip(s)" in err and "empty_room: " in err and "no face detected" in err
+        assert "on_no_face" not in err  # the processor's options mean nothing here
         written = faces / (f"{video.stem}.npy" if layout == "flat" else f"{video.stem}/{video.stem}.npy")
         assert written.exists()
         stamp = written.stat().st_mtime_ns

@@ -444,10 +444,7 @@ def crop_faces(
     min_face = max(20.0, min(small.shape[1:3]) * MIN_FACE_FRACTION)
     found = [(b[:, :4] / np.tile(factor, 2), p / factor) for b, p in detector.detect(small, min_face)]
     if not any(len(b) for b, _ in found):
-        raise NoFaceError(
-            f"{name}: no face detected in any of its {len(frames)} sampled frames; "
-            "give OpenFace crops (faces=...) or use the frame model's input (on_no_face='frames')"
-        )
+        raise NoFaceError(f"{name}: no face detected in any of its {len(frames)} sampled frames")
     chosen = _track(found)
     count = len(frames)
     crops = np.zeros((count, CROP_SIZE, CROP_SIZE, 3), np.uint8)

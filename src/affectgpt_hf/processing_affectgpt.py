@@ -206,7 +206,10 @@ class AffectGPTProcessor(ProcessorMixin):
             found = video_face_crops(videos[i], num_frames=self.num_frames)
         except NoFaceError as error:
             if on_no_face == "error":
-                raise
+                raise NoFaceError(
+                    f"{error}; give OpenFace crops (faces=..., describe --faces DIR) or use the frame model's input "
+                    "(on_no_face='frames', describe --on-no-face frames)"
+                ) from None
             warnings.warn(f"{error}; this clip gets the frame model's input (video frames) instead", stacklevel=4)
             frames = sample_video_frames(videos[i], num_frames=self.num_frames, size=(224, 224))
             return frames, {"face_source": "frames", "frames_without_face": self.num_frames}
