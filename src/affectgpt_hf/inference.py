@@ -368,7 +368,10 @@ def read_subtitles(path: str | Path) -> dict[str, str]:
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"name", "subtitle"} - set(table.columns)
     if missing:
-        raise ValueError(f"{path} lacks column(s) {sorted(missing)}; expected a CSV with columns name, subtitle")
+        raise ValueError(
+            f"{path} lacks column(s) {sorted(missing)}; expected a CSV with columns name, subtitle (from an upstream "
+            "release's subtitle CSV: its english or chinese column renamed to subtitle)"
+        )
     return dict(zip(table["name"], table["subtitle"], strict=True))
 
 
