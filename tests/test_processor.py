@@ -136,6 +136,22 @@ def test_audio_is_taken_from_the_video_when_not_given(tiny_processor, clips):
     np.testing.assert_allclose(out["input_values"][0].numpy(), expected, atol=1e-4)
 
 
+def test_files_given_as_bytes_or_file_objects_equal_their_paths(tiny_processor, clips, tmp_path):
+    """What a data set with embedded media holds (the files' bytes): the video's bytes carry its audio too."""
+    import io
+
+    from affectgpt_hf.media import write_audio
+
+    wav = tmp_path / "tone.wav"
+    write_audio(wav, np.sin(np.arange(32000) / 10).astype(np.float32), 16000)
+    by_path = tiny_processor(videos=[str(clips[0]), str(clips[1])], audio=[None, str(wav)], subtitles=["a", "b"])
+    given = [clips[0].read_bytes(), clips[1].read_bytes()]
+    for audio in ([None, wav.read_bytes()], [None, io.BytesIO(wav.read_bytes())]):
+        by_bytes = tiny_processor(videos=given, audio=audio, subtitles=["a", "b"])
+        for key in ("pixel_values_videos", "input_values"):
+            np.testing.assert_array_equal(by_bytes[key].numpy(), by_path[key].numpy())
+
+
 def test_face_model_reads_npy_and_warns_on_raw_frames(tmp_path, clips):
     processor = AffectGPTProcessor.from_pretrained(TINY, input_mode="multiface_audio_face_text")
     faces = tmp_path / "clip.npy"

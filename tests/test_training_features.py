@@ -90,3 +90,16 @@ def test_an_unreadable_clip_stops_the_cache_or_is_left_out(release, feature_cach
     assert out["name"] == [full["name"][i] for i in kept] and len(kept) == len(full) - 1
     for column in (VIDEO_FEATURES, AUDIO_FEATURES):  # the batch without the bad clip: floats as close as any batch's
         np.testing.assert_allclose(np.asarray(out[column]), np.asarray(full[column])[kept], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.timeout(180)
+def test_a_hub_folder_with_embedded_media_caches_as_its_release(release, feature_cache, tmp_path):
+    """`dataset build --embed-media` puts the files' bytes in the Parquet rows: the towers read them as the files."""
+    hub = tmp_path / "hub"
+    assert main(["dataset", "build", "--data-dir", str(release), "--out", str(hub), "--embed-media"]) == 0
+    argv = ["cache-features", "--model", str(TINY), "--dataset", str(hub), "--batch-size", "3"]
+    assert main([*argv, "--output", str(tmp_path / "out")]) == 0
+    out, full = datasets.load_from_disk(str(tmp_path / "out")), datasets.load_from_disk(str(feature_cache))
+    assert out["name"] == full["name"]
+    for column in (VIDEO_FEATURES, AUDIO_FEATURES):
+        np.testing.assert_array_equal(np.asarray(out[column]), np.asarray(full[column]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import warnings
@@ -220,10 +221,12 @@ class AffectGPTProcessor(ProcessorMixin):
         """Audio track -> 8 mean-removed 2-s clips, normalised together as upstream's feature extractor did."""
         source = audio[i] if audio is not None else None
         if source is None:
-            if videos is None or not isinstance(videos[i], (str, os.PathLike)):
-                raise ValueError(f"clip {i}: no audio given and no video file to take it from; pass audio=...")
+            if videos is None or not isinstance(videos[i], (str, os.PathLike, bytes)):
+                raise ValueError(
+                    f"clip {i}: no audio given and no video file (a path or its bytes) to take it from; pass audio=..."
+                )
             source = videos[i]
-        if isinstance(source, (str, os.PathLike)):
+        if isinstance(source, (str, os.PathLike, bytes, io.IOBase)):  # a file: its bytes, or a file object
             waveform = load_audio(source)
         else:
             if sampling_rate is None:
