@@ -5,8 +5,10 @@ targets and trainable heads, the loss falling through the CLI, resume, the model
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,6 +92,38 @@ def test_lora_on_language_model_only_heads_trainable():
 
 # ----------------------------------------------------------------------------------------------------------- training
 @pytest.mark.timeout(180)
+@pytest.mark.timeout(120)
+def test_a_feature_cache_of_another_model_is_refused_or_warned_about(feature_cache, tmp_path, capsys, caplog):
+    """Another input mode: refused before training, naming both; other towers of the same mode: a warning."""
+    from affectgpt_hf.cli import main
+    from affectgpt_hf.training.features import FEATURES_INFO
+
+    cache = tmp_path / "cache"
+    shutil.copytree(feature_cache, cache)
+    info = json.loads((cache / FEATURES_INFO).read_text())
+    argv = ["train", "--config", str(TINY_YAML), "--dataset_dir", str(cache), "--output_dir", str(tmp_path / "run"),
+            "--disable_tqdm", "true", "--max_steps", "1", "--save_strategy", "no"]  # fmt: skip
+    (cache / FEATURES_INFO).write_text(json.dumps({**info, "input_mode": "multiframe_audio_face_text"}))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "made for input_mode 'multiframe_audio_face_text'" in err and f"is {info['input_mode']!r}" in err
+    (cache / FEATURES_INFO).write_text(json.dumps({**info, "towers_checksum": info["towers_checksum"] + 1}))
+    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.training.trainer"):
+        assert main(argv) == 0
+    assert "trains on features of other towers" in caplog.text
+
+
+@pytest.mark.timeout(60)
+def test_a_wrong_model_folder_or_sample_count_is_named(feature_cache, tmp_path, capsys):
+    from affectgpt_hf.cli import main
+
+    argv = ["train", "--config", str(TINY_YAML), "--dataset_dir", str(feature_cache), "--output_dir", str(tmp_path)]
+    assert main([*argv, "--model_name_or_path", str(tmp_path / "none")]) == 2
+    assert f"affectgpt train: error: model {tmp_path / 'none'} (no folder" in capsys.readouterr().err
+    assert main([*argv, "--max_train_samples", "0"]) == 2
+    assert "max_train_samples=0; expected a positive number of rows" in capsys.readouterr().err
+
+
 def test_cli_trains_tiny_config_loss_falls(feature_cache, tmp_path):
     """`affectgpt train --config hub_configs/tiny/train.yaml` for 30 steps: the loss falls, the folder loads."""
     from affectgpt_hf import AffectGPTForConditionalGeneration, AffectGPTProcessor

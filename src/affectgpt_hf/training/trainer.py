@@ -23,6 +23,7 @@ from transformers import GenerationConfig, Trainer, TrainerCallback, set_seed
 from trl import SFTTrainer
 
 from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
+from affectgpt_hf.inference import model_source
 from affectgpt_hf.model_card import CardFacts, summarize_results, write_model_card
 from affectgpt_hf.modeling_affectgpt import HEAD_MODULES, AffectGPTForConditionalGeneration
 from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
@@ -54,7 +55,8 @@ def build_model(model_args: ModelArguments) -> AffectGPTForConditionalGeneration
     if model_args.llm is not None:
         settings = {}
         if model_args.model_name_or_path is not None:
-            config = AffectGPTConfig.from_pretrained(model_args.model_name_or_path).to_dict()
+            with model_source(model_args.model_name_or_path):
+                config = AffectGPTConfig.from_pretrained(model_args.model_name_or_path).to_dict()
             own = set(AffectGPTConfig.__annotations__) - set(_SUB_CONFIGS)
             settings = {key: value for key, value in config.items() if key in own}
         return AffectGPTForConditionalGeneration.from_components(
@@ -65,9 +67,12 @@ def build_model(model_args: ModelArguments) -> AffectGPTForConditionalGeneration
     path = model_args.model_name_or_path
     if _has_weights(path):
         load = {"dtype": dtype} if dtype is not None else {}
-        return AffectGPTForConditionalGeneration.from_pretrained(path, **load)
+        with model_source(path):
+            return AffectGPTForConditionalGeneration.from_pretrained(path, **load)
+    with model_source(path):
+        config = AffectGPTConfig.from_pretrained(path)
     logger.warning("%s has a config but no weights: the model starts from random weights", path)
-    model = AffectGPTForConditionalGeneration(AffectGPTConfig.from_pretrained(path))
+    model = AffectGPTForConditionalGeneration(config)
     return model.to(getattr(torch, dtype)) if dtype else model
 
 
@@ -137,6 +142,8 @@ def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
             "and/or ov_labels, media or cached features)"
         )
     if data_args.max_train_samples is not None:
+        if data_args.max_train_samples < 1:
+            raise ValueError(f"max_train_samples={data_args.max_train_samples}; expected a positive number of rows")
         dataset = dataset.select(range(min(data_args.max_train_samples, len(dataset))))
     return dataset
 
@@ -380,14 +387,23 @@ def _take_over_push(training_args: AffectGPTSFTConfig) -> str | None:
 
 
 def _check_feature_cache(data_args: DataArguments, model) -> None:
+    """A cache of another input mode is refused (its features are not what this model's heads take); one of other
+    towers is warned about (the model then trains on features of towers it is not saved with)."""
     info = read_features_info(data_args.dataset_dir) if data_args.dataset_dir else None
     if info is None:
         return
+    mode = model.config.input_mode
+    if info.get("input_mode", mode) != mode:
+        raise ValueError(
+            f"the cached features in {data_args.dataset_dir} were made for input_mode {info['input_mode']!r} (by "
+            f"{info.get('model')}), but this model's input_mode is {mode!r}; run `affectgpt cache-features --model` "
+            "with this model"
+        )
     checksum = towers_checksum(model)
     if not math.isclose(info["towers_checksum"], checksum, rel_tol=1e-6, abs_tol=1e-6):
         logger.warning(
             "the cached features in %s were made by towers with checksum %r (%s), but this model's towers give %r: "
-            "training would feed features of other towers than the saved model has",
+            "the model trains on features of other towers than it is saved with",
             data_args.dataset_dir,
             info["towers_checksum"],
             info.get("model"),
