@@ -161,5 +161,8 @@ def test_evaluate_module():
     assert got == {"weighted_f1": pytest.approx(2 / 3), "accuracy": pytest.approx(2 / 3)}
     with pytest.raises(ValueError, match="Mismatch in the number"):
         ovmer.compute(predictions=[["a"]], references=[["a"], ["b"]])
+    for metric in (ovmer, basic, sentiment):  # nothing to score: said (was an IndexError, NaNs, or "valence 0")
+        with pytest.raises(ValueError, match="predictions is empty; expected one entry per sample"):
+            metric.compute(predictions=[], references=[])
     with pytest.raises(ValueError, match="config_name"):
         evaluate.load(str(REPO / "metrics" / "mer_unibench"))

@@ -61,6 +61,13 @@ class MerUnibench(evaluate.Metric):
             reference_urls=[UPSTREAM_REPO, PAPER_URL],
         )
 
+    def compute(self, *, predictions=None, references=None, **kwargs):
+        """evaluate's compute; empty lists (no sample to score) are refused before evaluate reads their type."""
+        for name, values in (("predictions", predictions), ("references", references)):
+            if values is not None and len(values) == 0:
+                raise ValueError(f"{name} is empty; expected one entry per sample to score")
+        return super().compute(predictions=predictions, references=references, **kwargs)
+
     def _download_and_prepare(self, dl_manager):
         if self.config_name != "sentiment":
             self.wheels = load_wheels(self.wheel_dir)
