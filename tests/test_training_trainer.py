@@ -114,7 +114,7 @@ def test_a_feature_cache_of_another_model_is_refused_or_warned_about(feature_cac
 
 
 @pytest.mark.timeout(60)
-def test_a_wrong_model_folder_or_sample_count_is_named(feature_cache, tmp_path, capsys):
+def test_a_wrong_model_folder_sample_count_or_table_is_named(feature_cache, release, tmp_path, capsys):
     from affectgpt_hf.cli import main
 
     argv = ["train", "--config", str(TINY_YAML), "--dataset_dir", str(feature_cache), "--output_dir", str(tmp_path)]
@@ -122,6 +122,11 @@ def test_a_wrong_model_folder_or_sample_count_is_named(feature_cache, tmp_path, 
     assert f"affectgpt train: error: model {tmp_path / 'none'} (no folder" in capsys.readouterr().err
     assert main([*argv, "--max_train_samples", "0"]) == 2
     assert "max_train_samples=0; expected a positive number of rows" in capsys.readouterr().err
+    table = tmp_path / "table"  # a Hub folder built without media: refused before any model loads
+    assert main(["dataset", "build", "--data-dir", str(release), "--out", str(table)]) == 0
+    argv[argv.index("--dataset_dir") + 1] = str(table)
+    assert main(argv) == 2
+    assert f"{table} holds no media (video, audio, face) and no cached features" in capsys.readouterr().err
 
 
 def test_cli_trains_tiny_config_loss_falls(feature_cache, tmp_path):

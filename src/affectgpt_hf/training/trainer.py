@@ -28,7 +28,7 @@ from affectgpt_hf.model_card import CardFacts, summarize_results, write_model_ca
 from affectgpt_hf.modeling_affectgpt import HEAD_MODULES, AffectGPTForConditionalGeneration
 from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
 from affectgpt_hf.training.arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
-from affectgpt_hf.training.collator import IGNORE_INDEX, AffectGPTSFTCollator
+from affectgpt_hf.training.collator import AUDIO_FEATURES, IGNORE_INDEX, VIDEO_FEATURES, AffectGPTSFTCollator
 from affectgpt_hf.training.features import read_features_info, towers_checksum
 
 logger = logging.getLogger(__name__)
@@ -140,6 +140,12 @@ def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
         raise ValueError(
             f"{folder} has columns {dataset.column_names}; expected a MER-Caption table (name, subtitle, description "
             "and/or ov_labels, media or cached features)"
+        )
+    if not {"video", "audio", "face", VIDEO_FEATURES, AUDIO_FEATURES} & set(dataset.column_names):
+        raise ValueError(
+            f"{folder} holds no media (video, audio, face) and no cached features, only the table; build it with "
+            "`affectgpt dataset build --embed-media`, pass the upstream release folder itself, or add the media "
+            "with affectgpt_hf.data.attach_media"
         )
     if data_args.max_train_samples is not None:
         if data_args.max_train_samples < 1:
