@@ -125,6 +125,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--max-upload-mb": None,
         "--max-seconds": None,
         "--request-timeout": None,
+        "--max-text-chars": None,
     },
 }
 

@@ -81,8 +81,8 @@ def test_limits_from_flags_and_environment(monkeypatch):
     assert Limits.from_env() == Limits(7.5, 120.0, 30.0)
     launched = []
     monkeypatch.setattr(demo, "launch", launched.append)  # `affectgpt demo` up to the launch of the app
-    assert main(["demo", "--max-seconds", "12", "--max-upload-mb", "2"]) == 0
-    assert limits_from_args(launched[0]) == Limits(2.0, 12.0, 30.0)  # flags over environment over defaults
+    assert main(["demo", "--max-seconds", "12", "--max-upload-mb", "2", "--max-text-chars", "50"]) == 0
+    assert limits_from_args(launched[0]) == Limits(2.0, 12.0, 30.0, 50.0)  # flags over environment over defaults
     monkeypatch.setenv(ENV_LIMITS["max_seconds"], "lots")
     with pytest.raises(ValueError, match=r"\$AFFECTGPT_MAX_SECONDS = 'lots'; expected a number"):
         Limits.from_env()
@@ -136,6 +136,11 @@ def test_request_time_limit_and_temporary_paths(uploads, analyzer, inputs, tmp_p
     analyze = _endpoint(build_demo(analyzer=analyzer, limits=SMALL))
     answer, labels, _chart = analyze(valid, None, "hello", "ov_labels")
     assert isinstance(answer, str) and isinstance(labels, str)
+    wordy = _endpoint(build_demo(analyzer=analyzer, limits=Limits(max_text_chars=10)))
+    message = _refusal(wordy, valid, None, "hello there you", "ov_labels")
+    assert message == "the subtitle has 15 characters; the limit is 10"
+    assert _refusal(wordy, valid, None, "", "how do they feel?") == "the question has 17 characters; the limit is 10"
+    assert isinstance(wordy(valid, None, "hello", "description")[0], str)  # a task's own question is not counted
     silent = _uploaded(uploads, make_clip(tmp_path / "silent.mp4", seconds=2.0, size=(32, 32), audio=False))
     message = _refusal(analyze, silent, None, "", "ov_labels")  # the processor's error names the server's path
     assert message.startswith("silent.mp4 has no audio stream") and str(uploads) not in message

@@ -34,16 +34,19 @@ ENV_LIMITS = {
     "max_upload_mb": "AFFECTGPT_MAX_UPLOAD_MB",
     "max_seconds": "AFFECTGPT_MAX_SECONDS",
     "request_timeout_s": "AFFECTGPT_REQUEST_TIMEOUT_S",
+    "max_text_chars": "AFFECTGPT_MAX_TEXT_CHARS",
 }
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), and wall time of one analysis (s)."""
+    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), wall time of one analysis (s), and the
+    characters of the subtitle and of a free question (each)."""
 
     max_upload_mb: float = 100.0
     max_seconds: float = 120.0
     request_timeout_s: float = 300.0
+    max_text_chars: float = 2000.0
 
     def __post_init__(self):
         for name in ENV_LIMITS:
@@ -325,6 +328,9 @@ def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None
         return result["text"], ", ".join(result["labels"]), chart
 
     def analyze(video, audio, subtitle, task):
+        for what, text in (("subtitle", subtitle), ("question", None if task in TASKS else task)):
+            if text and len(text) > limits.max_text_chars:
+                raise gr.Error(f"the {what} has {len(text)} characters; the limit is {limits.max_text_chars:g}")
         names = {path: check_upload(path, limits) for path in (video, audio) if path}
         return respond(video, audio, subtitle, task, names)
 
@@ -380,12 +386,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    """--max-upload-mb, --max-seconds, --request-timeout (default: the environment's ENV_LIMITS, else Limits')."""
+    """--max-upload-mb, --max-seconds, --request-timeout, --max-text-chars (default: the environment's ENV_LIMITS,
+    else Limits')."""
     defaults = Limits()
     for flag, name, unit in (
         ("--max-upload-mb", "max_upload_mb", "MB per upload"),
         ("--max-seconds", "max_seconds", "seconds per clip"),
         ("--request-timeout", "request_timeout_s", "seconds per analysis"),
+        ("--max-text-chars", "max_text_chars", "characters of the subtitle, and of a free question"),
     ):
         parser.add_argument(
             flag,
