@@ -122,6 +122,12 @@ def test_a_wrong_model_folder_sample_count_or_table_is_named(feature_cache, rele
     assert f"affectgpt train: error: model {tmp_path / 'none'} (no folder" in capsys.readouterr().err
     assert main([*argv, "--max_train_samples", "0"]) == 2
     assert "max_train_samples=0; expected a positive number of rows" in capsys.readouterr().err
+    recipe = tmp_path / "recipe.yaml"  # a misspelt field, in the file or on the command line
+    recipe.write_text(TINY_YAML.read_text() + "learnig_rate: 0.001\n")
+    assert main(["train", "--config", str(recipe), "--dataset_dir", str(feature_cache)]) == 2
+    assert "unknown field(s) --learnig_rate (in the --config file or on the command line)" in capsys.readouterr().err
+    assert main([*argv, "--learnig-rate", "1"]) == 2
+    assert "unknown field(s) --learnig-rate" in capsys.readouterr().err
     table = tmp_path / "table"  # a Hub folder built without media: refused before any model loads
     assert main(["dataset", "build", "--data-dir", str(release), "--out", str(table)]) == 0
     argv[argv.index("--dataset_dir") + 1] = str(table)

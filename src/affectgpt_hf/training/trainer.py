@@ -445,7 +445,14 @@ def parse_train_args(argv: list[str] | None = None):
         description=TRAIN_OPTIONS,
         formatter_class=_TrainHelp,
     )
-    return parser.parse_args_and_config(args=hub_options(argv))
+    *parsed, unknown = parser.parse_args_and_config(args=hub_options(argv), return_remaining_strings=True)
+    if unknown:
+        names = [item for item in unknown if item.startswith("-")] or unknown
+        raise ValueError(
+            f"unknown field(s) {', '.join(names)} (in the --config file or on the command line); "
+            "`affectgpt train --help` lists the fields"
+        )
+    return tuple(parsed)
 
 
 class _TrainHelp(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
