@@ -404,7 +404,7 @@ def test_truncated_faststart_mp4(tmp_path):
 def test_missing_streams(tmp_path):
     video_only = tmp_path / "clip.mp4"
     write_video(video_only, _ramp_video(5), fps=25)
-    with pytest.raises(ValueError, match=r"clip.mp4 has no audio stream; pass audio="):
+    with pytest.raises(ValueError, match=r"clip.mp4 has no audio stream; give the audio separately \(audio="):
         load_audio(video_only)
     wav = tmp_path / "voice.wav"
     write_audio(wav, np.zeros(1600, np.float32), SAMPLE_RATE)

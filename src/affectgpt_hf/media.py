@@ -653,7 +653,7 @@ def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
     container, _ = _open_unprobed(source, "an audio or video file with an audio stream")
     with container:
         if not container.streams.audio:
-            raise ValueError(f"{name} has no audio stream; pass audio=... (a file or an array)")
+            raise ValueError(f"{name} has no audio stream; give the audio separately (audio=: a file or an array)")
         stream = container.streams.audio[0]
         declared = stream.frames
         for packet in _demux(container, stream, name):
