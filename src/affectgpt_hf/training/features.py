@@ -131,7 +131,8 @@ def cache_features(
         device=device,
         label=lambda indices: f"rows {indices[0]}-{indices[-1]} ({dataset[indices[0]]['name']}, ...)",
     )
-    unreadable: list[tuple[int, str]] = []  # (row, why)
+    skipped: list[tuple[str, str]] = []  # (name, why) of the rows left out
+    left_out: set[int] = set()
     with pipeline:
         batches = iter(pipeline)
 
@@ -144,7 +145,8 @@ def cache_features(
             problems = [(names[index - indices[0]], why) for index, why in prepared.errors.items()]
             if not skip_missing:
                 report_problems("cache-features", problems, skip_missing=False)
-            unreadable.extend(prepared.errors.items())
+            skipped.extend(problems)
+            left_out.update(prepared.errors)
             return _rows_and_gaps(model, prepared, features, len(indices))
 
         cached = dataset.map(
@@ -158,10 +160,8 @@ def cache_features(
             load_from_cache_file=False,
             new_fingerprint=generate_random_fingerprint(),  # the towers' weights are not in the fingerprint
         )
-    if unreadable:  # their feature cells are zeros: the rows go
-        names = dataset.select_columns(["name"])
-        report_problems("cache-features", [(names[row]["name"], why) for row, why in unreadable], skip_missing=True)
-        left_out = {row for row, _ in unreadable}
+    if left_out:  # their feature cells are zeros: the rows go
+        report_problems("cache-features", skipped, skip_missing=True)
         cached = cached.select([row for row in range(len(cached)) if row not in left_out])
     if not keep_media:
         cached = cached.remove_columns([c for c in ("video", "audio", "face") if c in cached.column_names])
