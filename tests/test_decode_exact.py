@@ -145,7 +145,7 @@ def test_the_stream_probe_decodes_only_where_the_file_lacks_timestamps(tmp_path,
     opens again with the probe."""
     path = tmp_path / f"clip{suffix}"
     write_video(path, _texture_video(20), fps=25, options={"bframes": "3"})
-    with media._open(path, "a video file", probe_decodes=False) as container:
+    with media.open_media(path, "a video file", probe_decodes=False) as container:
         assert container.streams.video[0].codec_context.format is None  # nothing was decoded to learn it
     spied = spy_on_opens(monkeypatch)
     reference = _full_decode(path)[frame_indices(20)]

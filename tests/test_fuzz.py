@@ -45,18 +45,22 @@ def mutate(data: bytes, other: bytes, rng: random.Random) -> tuple[str, bytes]:
     return kind, other if rng.random() < 0.5 else other[:cut] + data[cut:]
 
 
-def write_cases(folder: Path, mp4: bytes, wav: bytes, count: int = CASES, seed: int = SEED) -> list[Path]:
-    """``count`` mutated files (half mp4, half wav), named case_NNN_KIND.ext, deterministic in ``seed``."""
+def write_cases(folder: Path, sources: list[tuple[str, bytes]], count: int = CASES, seed: int = SEED) -> list[Path]:
+    """``count`` mutated files, cycling through ``sources`` (suffix, bytes), named case_NNN_KIND.SUFFIX,
+    deterministic in ``seed``; a swap takes the next source's bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
         rng = random.Random(seed * 100_003 + index)
-        ext, data, other = (".mp4", mp4, wav) if index % 2 == 0 else (".wav", wav, mp4)
-        kind, mutated = mutate(data, other, rng)
-        path = folder / f"case_{index:03d}_{kind}{ext}"
+        suffix, data = sources[index % len(sources)]
+        kind, mutated = mutate(data, sources[(index + 1) % len(sources)][1], rng)
+        path = folder / f"case_{index:03d}_{kind}{suffix}"
         path.write_bytes(mutated)
         paths.append(path)
     return paths
+
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".aac")
 
 
 def _classify(path: Path, call) -> dict:
@@ -71,8 +75,8 @@ def _classify(path: Path, call) -> dict:
 
 
 def worker(folder: Path, start: int) -> None:
-    """Run the processor over the cases from ``start`` on: mp4 cases as the video (audio from its track), wav cases
-    as the audio beside a valid video's frames. One JSON line per case on stdout; 'ready' once loaded."""
+    """Run the processor over the cases from ``start`` on: audio files as the audio beside a valid video's frames,
+    the rest as the video (audio from its track). One JSON line per case on stdout; 'ready' once loaded."""
     from affectgpt_hf import AffectGPTProcessor
     from affectgpt_hf.media import sample_video_frames
 
@@ -80,10 +84,10 @@ def worker(folder: Path, start: int) -> None:
     valid_frames = sample_video_frames(folder / "valid.mp4")  # decoded once: wav cases fuzz the audio only
     print(json.dumps({"ready": True}), flush=True)
     for path in sorted(folder.glob("case_*"))[start:]:
-        if path.suffix == ".mp4":
-            videos, audio = [str(path)], [None]
-        else:
+        if path.suffix in AUDIO_SUFFIXES:
             videos, audio = [valid_frames], [str(path)]
+        else:
+            videos, audio = [str(path)], [None]
         result = _classify(
             path, lambda v=videos, a=audio: processor(videos=v, audio=a, subtitles=[""], task="ov_labels")
         )
@@ -195,18 +199,46 @@ if __name__ == "__main__":
 # The tests.
 
 
-@pytest.mark.timeout(150)
-def test_processor_fuzz_works_or_names_the_file(tmp_path):
-    from collections import Counter
+# Containers the fuzzer mutates (each one an allowed demuxer): (suffix, PyAV container, video codec, audio codec).
+FUZZ_CONTAINERS = [
+    (".mkv", "matroska", "libx264", "aac"),
+    (".ts", "mpegts", "libx264", "aac"),
+    (".avi", "avi", "mpeg4", "pcm_s16le"),
+    (".flv", "flv", "libx264", "aac"),
+    (".webm", "webm", "libvpx-vp9", "libopus"),
+    (".mp3", "mp3", None, "mp3"),
+    (".flac", "flac", None, "flac"),
+    (".ogg", "ogg", None, "libopus"),
+    (".aac", "adts", None, "aac"),
+]
 
-    from utils import make_clip
+
+def fuzz_sources(folder: Path) -> list[tuple[str, bytes]]:
+    """The valid mp4 and wav, one clip per other allowed container, and files that point at another file (HLS
+    playlists under .m3u8 and .mp4 names, an ffconcat list, an SDP file aimed at the loopback)."""
+    from utils import make_clip, playlist, remux, write_container
 
     from affectgpt_hf.data.toy import synth_voice
     from affectgpt_hf.media import write_audio
 
-    mp4 = make_clip(tmp_path / "valid.mp4", seconds=2.0, size=(32, 32), fps=8)
-    write_audio(tmp_path / "voice.wav", synth_voice("happy", seconds=2.0), 16000)
-    write_cases(tmp_path, mp4.read_bytes(), (tmp_path / "voice.wav").read_bytes())
+    mp4 = make_clip(folder / "valid.mp4", seconds=2.0, size=(32, 32), fps=8)
+    write_audio(folder / "voice.wav", synth_voice("happy", seconds=2.0), 16000)
+    target = remux(mp4, folder / "target.ts", "mpegts")
+    sources = [(".mp4", mp4.read_bytes()), (".wav", (folder / "voice.wav").read_bytes())]
+    for suffix, container, video, audio in FUZZ_CONTAINERS:
+        sources.append((suffix, write_container(folder / f"source{suffix}", container, video, audio).read_bytes()))
+    sdp = "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 9 RTP/AVP 96\n"
+    pointers = [playlist(str(target)), playlist(str(target)), f"ffconcat version 1.0\nfile {target}\n", sdp]
+    return sources + [
+        (s, text.encode()) for s, text in zip((".m3u8", ".mp4", ".ffconcat", ".sdp"), pointers, strict=True)
+    ]
+
+
+@pytest.mark.timeout(150)
+def test_processor_fuzz_works_or_names_the_file(tmp_path):
+    from collections import Counter
+
+    write_cases(tmp_path, fuzz_sources(tmp_path))
     results = run_watched(tmp_path)
     assert len(results) == CASES, f"only {len(results)} of {CASES} cases ran within the budget"
     counts = Counter(r["outcome"] for r in results)
@@ -214,6 +246,10 @@ def test_processor_fuzz_works_or_names_the_file(tmp_path):
     findings = [r for r in results if r["outcome"] not in ("ok", "named-error")]
     assert not findings, findings
     assert counts["ok"] and counts["named-error"]  # the mutations both break files and leave some readable
+    suffixes = {Path(r["case"]).suffix for r in results if r["outcome"] == "ok"}
+    assert {".mkv", ".ts", ".avi", ".flv", ".webm", ".mp3", ".flac", ".ogg", ".aac"} <= suffixes, suffixes
+    pointers = [r for r in results if Path(r["case"]).suffix in (".m3u8", ".ffconcat", ".sdp")]
+    assert pointers and all(r["outcome"] == "named-error" for r in pointers), pointers
 
 
 @pytest.mark.timeout(150)

@@ -7,8 +7,10 @@ after `sys.path.insert(0, <tests folder>)`.
 from __future__ import annotations
 
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -95,13 +97,64 @@ def make_clip(
     return path
 
 
+def remux(source: Path, path: Path, container: str) -> Path:
+    """``source``'s packets copied into ``container`` (no re-encoding)."""
+    with av.open(str(source)) as reader, av.open(str(path), "w", format=container) as writer:
+        streams = {s.index: writer.add_stream_from_template(s) for s in reader.streams}
+        for packet in reader.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                writer.mux(packet)
+    return path
+
+
+def playlist(entry: str) -> str:
+    return f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3.0,\n{entry}\n#EXT-X-ENDLIST\n"
+
+
+def write_container(path: Path, container: str, video_codec: str | None, audio_codec: str | None) -> Path:
+    """A 2 s clip (random 32x32 frames at 8 fps, a 440 Hz tone at 48 kHz) in ``container``."""
+    rng = np.random.default_rng(0)
+    rate = 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)).astype(np.float32)
+    with av.open(str(path), "w", format=container) as writer:
+        video = writer.add_stream(video_codec, rate=8) if video_codec else None
+        if video is not None:
+            video.width = video.height = 32
+            video.pix_fmt = "yuv420p"
+        audio = writer.add_stream(audio_codec, rate=rate, layout="mono") if audio_codec else None
+        for _ in range(16 if video is not None else 0):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), format="rgb24")
+            writer.mux(video.encode(frame))
+        if video is not None:
+            writer.mux(video.encode(None))
+        if audio is not None:
+            writer.mux(_encode_all(audio, tone, rate))
+    return path
+
+
+def _encode_all(stream, tone: np.ndarray, rate: int) -> list:
+    """Every packet of ``tone`` encoded by ``stream`` (frames of the encoder's size, then the flush)."""
+    size = stream.codec_context.frame_size or 1024
+    fifo = av.AudioFifo()
+    frame = av.AudioFrame.from_ndarray(tone[None], format="flt", layout="mono")
+    frame.sample_rate, frame.time_base, frame.pts = rate, Fraction(1, rate), 0
+    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate)
+    for converted in resampler.resample(frame):
+        fifo.write(converted)
+    packets = []
+    while fifo.samples:
+        packets += stream.encode(fifo.read(min(size, fifo.samples)))
+    return packets + stream.encode(None)
+
+
 def spy_on_opens(monkeypatch) -> list[bool]:
-    """Record ``probe_decodes`` of every ``media._open`` call (whether FFmpeg's stream probe decoded frames)."""
+    """Record ``probe_decodes`` of every ``media.open_media`` call (whether FFmpeg's stream probe decoded frames)."""
     from affectgpt_hf import media
 
-    probes, real = [], media._open
+    probes, real = [], media.open_media
     monkeypatch.setattr(
-        media, "_open", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
+        media, "open_media", lambda *a, probe_decodes=True: probes.append(probe_decodes) or real(*a, probe_decodes)
     )
     return probes
 

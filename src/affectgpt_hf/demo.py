@@ -5,9 +5,11 @@ emotion-wheel sectors those labels fall in (MER-UniBench's five wheels, level 1)
 The model is loaded once (a folder or Hub id). ZeroGPU's ``@spaces.GPU`` wraps the analysis when the ``spaces``
 package is installed (on a Space); elsewhere the model runs on CUDA when there is one, else on the CPU.
 
-A public Space reads untrusted uploads: each request reads only files in Gradio's upload folder, refuses uploads over
-a size cap (MB) and clips over a duration cap (seconds, from the container's header, before any decoding), and gives
-up after a per-request time limit; errors name an upload by its file name, never by the server's temporary path.
+A public Space reads untrusted uploads: each request reads only files in Gradio's upload folder, opens them as media.py
+opens every file (real containers only, so a playlist cannot point the server at another file), refuses uploads over
+a size cap (MB) and clips over a duration cap (seconds, counted from the file's packets) or their frame count, and
+gives up after a per-request time limit; errors name an upload by its file name, never by the server's temporary
+path. Gradio's components are set so that Gradio itself never runs FFmpeg on an upload.
 """
 
 from __future__ import annotations
@@ -80,29 +82,20 @@ def upload_folder() -> Path:
     return Path(os.path.realpath(get_upload_folder()))
 
 
-def container_seconds(path: str, name: str) -> float | None:
-    """A media file's duration from its container header (PyAV opens it; its stream probe decodes no frame, see
-    ``media.PROBE_WITHOUT_DECODING``); None if unstated."""
-    import av
-
-    from .media import PROBE_WITHOUT_DECODING
-
-    try:
-        with av.open(path, mode="r", metadata_errors="ignore", options=dict(PROBE_WITHOUT_DECODING)) as container:
-            if container.duration is not None:
-                return container.duration / av.time_base
-            spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
-            return max(spans, default=None)
-    except (av.error.FFmpegError, OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or type(error).__name__
-        raise ValueError(f"{name} is not a readable media file ({reason}); expected a video or audio file") from None
+MAX_FRAMES_PER_SECOND = 60
+"""An upload may hold at most this many video frames per second of the duration cap (7,200 at 120 s): frames are what
+decoding costs, and a file can pack many into little time."""
 
 
 def check_upload(path: str, limits: Limits) -> str:
     """The upload's display name (its original file name) once it passes the limits; gr.Error says which it broke.
 
-    Only files inside Gradio's upload folder are read: a path a client names is refused."""
+    Only files inside Gradio's upload folder are read: a path a client names is refused. The file is opened as
+    media.py opens every file (real containers only: a playlist is refused before it opens anything), and its length
+    is counted from its packets (``media.measure``), not taken from its header."""
     import gradio as gr
+
+    from .media import measure
 
     name = Path(path).name
     real = Path(os.path.realpath(path))
@@ -112,13 +105,17 @@ def check_upload(path: str, limits: Limits) -> str:
     if size > limits.max_upload_bytes:
         raise gr.Error(f"{name} is {size / 1e6:.3g} MB; the limit is {limits.max_upload_mb:g} MB per upload")
     try:
-        seconds = container_seconds(str(real), name)
+        extent = measure(str(real), stop_after=limits.max_seconds)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
-    if seconds is None:
-        raise gr.Error(f"{name} does not state its duration; re-encode it (e.g. as mp4 or wav) and upload it again")
-    if seconds > limits.max_seconds:
-        raise gr.Error(f"{name} lasts {seconds:.1f} s; the limit is {limits.max_seconds:g} s per clip")
+        raise gr.Error(public_message(str(error), {path: name, str(real): name})) from None
+    if extent.seconds > limits.max_seconds:
+        raise gr.Error(f"{name} lasts at least {extent.seconds:.1f} s; the limit is {limits.max_seconds:g} s per clip")
+    max_frames = int(limits.max_seconds * MAX_FRAMES_PER_SECOND)
+    if extent.frames > max_frames:
+        raise gr.Error(
+            f"{name} holds {extent.frames} video frames; the limit is {max_frames} "
+            f"({MAX_FRAMES_PER_SECOND} per second of the {limits.max_seconds:g} s limit)"
+        )
     return name
 
 
@@ -342,8 +339,9 @@ def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None
         )
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Video", sources=["upload"])
-                audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath")
+                # format=None and include_audio=True: Gradio hands the upload over as stored, running no FFmpeg on it
+                video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True)
+                audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath", format=None)
                 subtitle = gr.Textbox(label="Subtitle", placeholder="What the person says")
                 task = gr.Dropdown(
                     choices=[(label, key) for key, label in TASKS.items()],

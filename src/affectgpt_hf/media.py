@@ -13,9 +13,14 @@ level name) to see it while debugging.
 from __future__ import annotations
 
 import bisect
+import ctypes
+import ctypes.util
+import functools
+import glob
 import io
 import math
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -70,35 +75,136 @@ def _check_file(source: MediaSource, expected: str) -> None:
             raise ValueError(f"{path} does not exist; expected {expected}")
         if os.path.isdir(path):
             raise ValueError(f"{path} is a directory; expected {expected}")
+        if not os.path.isfile(path):  # a FIFO, a socket or a device: nothing a clip is stored in
+            raise ValueError(f"{path} is not a regular file; expected {expected}")
         if os.path.getsize(path) == 0:
             raise ValueError(f"{path} is empty (0 bytes); expected {expected}")
     elif isinstance(source, (bytes, bytearray)) and len(source) == 0:
         raise ValueError(f"the media bytes are empty; expected {expected}")
 
 
+ALLOWED_FORMATS = (
+    "mov",  # FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2" demuxer: one name of a demuxer's list admits it
+    "matroska",  # "matroska,webm"
+    "avi",
+    "mpeg",  # MPEG program streams (.mpg, .vob)
+    "mpegts",
+    "flv",
+    "ogg",
+    "wav",
+    "mp3",
+    "flac",
+    "aac",
+)
+"""The demuxers (``container.format.name``) media are read with: containers that hold their media in themselves.
+Every other demuxer is refused before it reads a packet, above all those that open files or network streams named
+inside the file (``hls``, ``concat``, ``sdp``, ``image2``, ``tty``, ``ffmetadata``, ``data``, ``subfile``): an
+uploaded playlist must never make the server decode another file it can read."""
+
 PROBE_WITHOUT_DECODING = {"skip_frame": "all"}
 """``av.open(options=...)`` for a stream probe (``avformat_find_stream_info``) that decodes no frame: the option goes
 to the decoders the probe opens, never to those PyAV opens for decoding afterwards."""
 
+_NO_PROTOCOL = "none"
+"""``protocol_whitelist`` for bytes and file objects: PyAV reads them itself, so FFmpeg may open nothing at all."""
 
-def _open(source: MediaSource, expected: str, probe_decodes: bool = True) -> av.container.InputContainer:
-    """Open ``source`` for reading; bytes and file objects are read from memory (opened afresh each call).
+
+def open_media(source: MediaSource, expected: str, probe_decodes: bool = True) -> av.container.InputContainer:
+    """Open ``source`` for reading: the one place that opens media (bytes and file objects are read from memory,
+    opened afresh each call).
+
+    Only the demuxers of :data:`ALLOWED_FORMATS` are used (FFmpeg's ``format_whitelist``), and a path is read through
+    FFmpeg's file protocol alone (``protocol_whitelist``; bytes and file objects through none), so no file can make
+    FFmpeg open another file or a network stream. A refused file raises ``ValueError`` naming it and the format FFmpeg
+    detected; so does a missing, empty or unreadable one.
 
     ``probe_decodes=False``: FFmpeg's stream probe (``avformat_find_stream_info``) decodes nothing; it otherwise decodes
     the first frames of each stream, for H.264 up to 7 to guess the reordering delay (15 ms of a 1080p clip). The
     codec parameters then come from the container alone: the pixel format is unset until a frame decodes, and the
     reordering delay is the container's (MP4 derives it from its composition offsets)."""
     name = _name(source)
+    _check_file(source, expected)
     if isinstance(source, (bytes, bytearray)):
-        source = io.BytesIO(source)
+        url, protocols = io.BytesIO(source), _NO_PROTOCOL
     elif isinstance(source, io.IOBase):
         source.seek(0)
+        url, protocols = source, _NO_PROTOCOL
+    else:  # "file:": a local name such as "concat:a|b" or "data:..." is never read as a protocol
+        url, protocols = "file:" + os.path.abspath(os.fspath(source)), "file"
     try:
-        source = source if not isinstance(source, os.PathLike) else os.fspath(source)
-        options = {} if probe_decodes else dict(PROBE_WITHOUT_DECODING)
-        return av.open(source, mode="r", metadata_errors="ignore", options=options)  # bad tag bytes must not fail
+        return av.open(
+            url,
+            mode="r",
+            metadata_errors="ignore",  # bad tag bytes must not fail
+            options={} if probe_decodes else dict(PROBE_WITHOUT_DECODING),
+            container_options={"format_whitelist": ",".join(ALLOWED_FORMATS), "protocol_whitelist": protocols},
+        )
     except av.error.FFmpegError as error:
+        detected = detect_format(source)
+        if detected is not None and not _allowed(detected):
+            raise ValueError(
+                f"{name} is refused: FFmpeg detects it as {detected!r}, and media are read only from the containers "
+                f"{', '.join(ALLOWED_FORMATS)}; expected {expected}"
+            ) from None
         raise ValueError(f"{name} is not a readable media file ({_reason(error)}); expected {expected}") from None
+
+
+def _allowed(format_name: str) -> bool:
+    return any(part in ALLOWED_FORMATS for part in format_name.split(","))
+
+
+def detect_format(source: MediaSource) -> str | None:
+    """The demuxer FFmpeg's probe picks for ``source`` from its leading bytes, without opening it: FFmpeg's
+    ``av_probe_input_format3`` over 2 KiB, then twice as much up to 1 MiB until it is sure, as ``avformat_open_input``
+    probes. None when nothing matches or PyAV's libavformat cannot be found."""
+    probe = _format_prober()
+    if probe is None:
+        return None
+    head = _head(source, _PROBE_MAX)
+    filename = os.fsencode(_name(source)) if isinstance(source, (str, os.PathLike)) else b""
+    size = _PROBE_MIN
+    while True:
+        found, score = probe(head[:size], filename)
+        if score > _PROBE_SCORE_RETRY or size >= len(head):
+            return found
+        size *= 2
+
+
+_PROBE_MIN, _PROBE_MAX, _PROBE_SCORE_RETRY, _PROBE_PADDING = 2048, 1 << 20, 25, 64  # libavformat's constants
+
+
+class _ProbeData(ctypes.Structure):  # libavformat's AVProbeData
+    _fields_ = [
+        ("filename", ctypes.c_char_p),
+        ("buf", ctypes.c_char_p),
+        ("buf_size", ctypes.c_int),
+        ("mime_type", ctypes.c_char_p),
+    ]
+
+
+@functools.cache
+def _format_prober():
+    """``(head, filename) -> (format name or None, score)`` through the libavformat PyAV loaded, or None."""
+    bundled = os.path.join(os.path.dirname(os.path.dirname(av.__file__)), "av.libs")  # PyAV's wheels bundle FFmpeg
+    candidates = sorted(glob.glob(os.path.join(bundled, "libavformat*"))) or [ctypes.util.find_library("avformat")]
+    for candidate in filter(None, candidates):
+        try:
+            function = ctypes.CDLL(candidate).av_probe_input_format3
+        except (OSError, AttributeError):
+            continue
+        function.restype = ctypes.c_void_p
+        function.argtypes = [ctypes.POINTER(_ProbeData), ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+
+        def probe(head: bytes, filename: bytes, function=function) -> tuple[str | None, int]:
+            data = _ProbeData(filename, head + bytes(_PROBE_PADDING), len(head), None)
+            score = ctypes.c_int(0)
+            found = function(ctypes.byref(data), 1, ctypes.byref(score))
+            if not found:
+                return None, score.value
+            return ctypes.cast(found, ctypes.POINTER(ctypes.c_char_p))[0].decode(), score.value  # AVInputFormat.name
+
+        return probe
+    return None
 
 
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
@@ -112,15 +218,16 @@ reordering delay too (from the composition offsets): FFmpeg guesses nothing from
 def _open_unprobed(source: MediaSource, expected: str) -> tuple[av.container.InputContainer, bool]:
     """Open ``source`` for reading all its frames; also return whether the stream probe decoded.
 
-    MP4 and QuickTime files open without the probe's decoding (``_open(probe_decodes=False)``): their timestamps and
-    parameters are read from the file, and decoding is the same after either open. Other files open as usual (a file
-    that starts like an MP4 but is read by another demuxer is opened again)."""
+    MP4 and QuickTime files open without the probe's decoding (``open_media(probe_decodes=False)``): their timestamps
+    and parameters are read from the file, and decoding is the same after either open. Other files open as usual (a
+    file that starts like an MP4 but is read by another demuxer is opened again)."""
+    _check_file(source, expected)  # before _head reads: a FIFO would block
     if _head(source)[4:8] in _MP4_BOXES:
-        container = _open(source, expected, probe_decodes=False)
+        container = open_media(source, expected, probe_decodes=False)
         if container.format.name in _STORED_TIMESTAMPS:
             return container, False
         container.close()
-    return _open(source, expected), True
+    return open_media(source, expected), True
 
 
 def _head(source: MediaSource, size: int = 12) -> bytes:
@@ -132,8 +239,15 @@ def _head(source: MediaSource, size: int = 12) -> bytes:
     try:
         with open(source, "rb") as file:
             return file.read(size)
-    except OSError:  # unreadable: _open names the file and the reason
+    except OSError:  # unreadable: open_media names the file and the reason
         return b""
+
+
+def _decodable(stream, name: str):
+    """``stream`` once FFmpeg has a decoder for it (a damaged header can leave its codec unknown)."""
+    if stream.codec_context is None:
+        raise ValueError(f"{name}: its {stream.type} stream has no codec FFmpeg can decode; the file is damaged")
+    return stream
 
 
 def _reason(error: Exception) -> str:
@@ -152,6 +266,47 @@ def _demux(container: av.container.InputContainer, stream, name: str):
         yield from container.demux(stream)
     except av.error.FFmpegError as error:
         raise ValueError(f"{name} could not be read ({_reason(error)}); the file is truncated or corrupt") from None
+
+
+# --------------------------------------------------------------------------------------------- how much a file holds
+
+
+@dataclass(frozen=True)
+class Extent:
+    """How much media decoding a file yields: seconds (the longer of its video and audio) and video frames."""
+
+    seconds: float
+    frames: int
+
+
+def measure(source: MediaSource, expected: str = "a video or audio file", stop_after: float | None = None) -> Extent:
+    """What media.py would decode from ``source``, counted from the file's packets rather than from what its header
+    states: the first video stream's frames (its packets) and the span of their timestamps, and the first audio
+    stream's seconds (its samples, decoded and counted). ``stop_after``: stop once that many seconds are counted (the
+    result is then at least that). ``ValueError`` for a file media.py cannot read, or one without video and audio."""
+    name = _name(source)
+    container, _ = _open_unprobed(source, expected)
+    with container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = _decodable(container.streams.audio[0], name) if container.streams.audio else None
+        if video is None and audio is None:
+            raise ValueError(f"{name} has neither a video nor an audio stream; expected {expected}")
+        frames, samples, rate, video_seconds = 0, 0, 1, 0.0
+        first = last = None  # the video packets' earliest timestamp and latest end
+        for packet in _demux(container, [s for s in (video, audio) if s is not None], name):
+            if packet.stream is audio:
+                for frame in _decode(packet, name):
+                    samples, rate = samples + frame.samples, frame.sample_rate or rate
+            elif packet.size:
+                frames += 1
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is not None:
+                    first = stamp if first is None else min(first, stamp)
+                    last = max(last or stamp, stamp + (packet.duration or 0))
+                    video_seconds = float((last - first) * packet.time_base)
+            if stop_after is not None and max(video_seconds, samples / rate) > stop_after:
+                break
+    return Extent(seconds=max(video_seconds, samples / rate), frames=frames)
 
 
 # --------------------------------------------------------------------------------------------- video frames
@@ -203,7 +358,6 @@ def sample_video_frames(
             raise ValueError(f"size must be positive (height, width), got {size}")
     if isinstance(video, np.ndarray):
         return _sample_array(video, num_frames, size)
-    _check_file(video, "a video file")
     name = _name(video)
     convert = _RGBConverter(size, scaler)
     container, probed = _open_unprobed(video, "a video file")
@@ -224,7 +378,7 @@ def sample_video_frames(
     for _ in range(2):  # fallback: a fresh decode from the very start, then (if frames were missing) once more
         if len(frames) == len(set(indices)):
             break
-        with _open(video, "a video file") as container:
+        with open_media(video, "a video file") as container:
             stream = container.streams[index]
             stream.thread_type = _thread_type(stream.codec_context.name, b"", b"")
             frames, decoded = _decode_in_order(container, stream, name, set(indices), convert)
@@ -303,11 +457,10 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
 
 def _index_video(container: av.container.InputContainer, name: str):
     """Demux (no decoding) the first video stream: packets as (pts, dts, keyframe, clean start, disposable) in decode
-    order;
-    the stream's decoder threading is set from its first packet."""
+    order; the stream's decoder threading is set from its first packet."""
     if not container.streams.video:
         raise ValueError(f"{name} has no video stream; expected a video file")
-    stream = container.streams.video[0]
+    stream = _decodable(container.streams.video[0], name)
     codec = stream.codec_context.name
     extradata = bytes(stream.codec_context.extradata or b"")
     packets, demuxed, thread_type = [], 0, None
@@ -621,7 +774,6 @@ def load_audio(source: MediaSource | np.ndarray, sampling_rate: int | None = Non
         rate = int(sampling_rate)
     else:
         name = _name(source)
-        _check_file(source, "an audio or video file with an audio stream")
         waveform, rate = _decode_audio(source, name)
     if rate <= 0:
         raise ValueError(f"{name}: sampling rate must be positive, got {rate}")
@@ -654,11 +806,13 @@ def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
     with container:
         if not container.streams.audio:
             raise ValueError(f"{name} has no audio stream; give the audio separately (audio=: a file or an array)")
-        stream = container.streams.audio[0]
-        declared = stream.frames
+        stream = _decodable(container.streams.audio[0], name)
+        declared = stream.frames  # packets; for PCM in AVI, samples (per channel)
+        pcm = stream.codec_context.name.startswith("pcm_")
         for packet in _demux(container, stream, name):
-            read += 1 if packet.size else 0
+            read += 1 if packet.size and not pcm else 0
             for frame in _decode(packet, name):
+                read += frame.samples if pcm else 0
                 data = frame.to_ndarray()
                 channels = len(frame.layout.channels)
                 if not frame.format.is_planar:
@@ -666,7 +820,8 @@ def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
                 chunks.append(_to_float(data, name))
                 rate = rate or frame.sample_rate
     if declared and read < declared:
-        raise ValueError(f"{name} is truncated: its header lists {declared} audio packets, only {read} could be read")
+        unit = "samples" if pcm else "packets"
+        raise ValueError(f"{name} is truncated: its header lists {declared} audio {unit}, only {read} could be read")
     if not chunks:
         raise ValueError(f"{name} has an audio stream but no decodable samples")
     if len({c.shape[0] for c in chunks}) > 1:
