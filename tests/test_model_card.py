@@ -329,9 +329,15 @@ def test_results_of_another_model_are_refused_with_both_names(converted, benchma
 def test_dataset_card_round_trips_with_the_paper_facts():
     from huggingface_hub import DatasetCard
 
-    from affectgpt_hf.data.hub import dataset_card
+    from affectgpt_hf.data.hub import Shards, dataset_card
 
-    card = DatasetCard(dataset_card({"mer_caption_plus": {"train": 4}, "mer2023": {"test": 2}}, embed_media=False))
+    configs = {
+        "mer_caption_plus": {
+            "train": Shards(4, ("data/mer_caption_plus/train-0123456789abcdef-00000-of-00001.parquet",))
+        },
+        "mer2023": {"test": Shards(2, ("data/mer2023/test-fedcba9876543210-00000-of-00001.parquet",))},
+    }
+    card = DatasetCard(dataset_card(configs, embed_media=False))
     data = card.data.to_dict()
     assert ARXIV_TAG in data["tags"] and PAPER_URL in card.text and data["license"] == "cc-by-nc-4.0"
     assert [c["config_name"] for c in data["configs"]] == ["mer2023", "mer_caption_plus"]

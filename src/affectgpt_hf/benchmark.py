@@ -29,9 +29,11 @@ from tqdm.auto import tqdm
 
 from .benchmark_data import CONFIG_OF, TestSet, load_testset, resolve_datasets
 from .benchmark_files import (
+    answer_digest,
     answer_row,
     answered,
     check_manifest,
+    checkpoint_fingerprint,
     labels_file,
     merge_answers,
     part_file,
@@ -51,6 +53,7 @@ from .benchmark_report import (
     write_benchmark_report,
     write_samples,
 )
+from .data.builder import release_fingerprint
 from .inference import Clip, InferenceArguments, describe, generation_kwargs, load_model
 from .jsonl import append_jsonl, read_jsonl
 from .processes import Processes, free_accelerator_memory
@@ -158,12 +161,21 @@ class BenchmarkRunner:
 
     def _manifest(self, tag: str, path: str) -> dict[str, Any]:
         where = str(Path(path).resolve()) if Path(path).exists() else path  # a folder, or a Hub id
-        return {"checkpoint": where, "decoding": self.decoding(), "dtype": self.config.dtype}
+        return {
+            "checkpoint": where,
+            "files": checkpoint_fingerprint(path),
+            "decoding": self.decoding(),
+            "dtype": self.config.dtype,
+        }
 
-    def _check_manifest(self, folder: Path, tag: str, path: str) -> None:
-        """Cached answers are reused only for the same checkpoint, decoding, dtype and limit (main process)."""
+    def _check_manifests(self, folder: Path, tag: str, path: str, testsets: dict[str, TestSet]) -> None:
+        """Cached answers are reused only for the same checkpoint (and its files), decoding and dtype, and for the
+        same release of each test set (main process)."""
         if self.procs.is_main:
-            check_manifest(folder, self._manifest(tag, path))
+            check_manifest(folder / "run.json", self._manifest(tag, path))
+            for spec in self.specs:
+                release = release_fingerprint(testsets[spec.name].folder, CONFIG_OF[spec.name])
+                check_manifest(folder / f"{spec.name}.inputs.json", {"release": release})
 
     @property
     def extractor(self):
@@ -210,7 +222,7 @@ class BenchmarkRunner:
         procs, config = self.procs, self.config
         folder = self.out / "predictions" / tag
         procs.barrier()
-        self._check_manifest(folder, tag, path)
+        self._check_manifests(folder, tag, path, testsets)
         procs.barrier()
         model = processor = None
         for spec in self.specs:
@@ -307,11 +319,15 @@ class BenchmarkRunner:
         """Labels (and sentiment) per clip, cached per extraction mode; only clips not in the cache are extracted."""
         mode = self._extraction_mode()
         file = labels_file(folder, spec.name, mode)
-        cached = {row["name"]: row for row in read_jsonl(file)}
+        digests = {name: answer_digest(texts[name].get("text")) for name in order}
+        cached = {row["name"]: row for row in read_jsonl(file) if row.get("answer") == digests.get(row["name"])}
         todo = [name for name in order if name not in cached]
         if todo:
             labels = self.extractor.extract_labels([texts[name].get("text") or "" for name in todo])
-            rows = [{"name": name, "labels": list(items)} for name, items in zip(todo, labels, strict=True)]
+            rows = [
+                {"name": name, "labels": list(items), "answer": digests[name]}
+                for name, items in zip(todo, labels, strict=True)
+            ]
             if spec.task == "sentiment":
                 sentiments = self.extractor.extract_sentiment([row["labels"] for row in rows])
                 for row, sentiment in zip(rows, sentiments, strict=True):

@@ -1,21 +1,24 @@
 """The benchmark's cache under its output folder, so that an interrupted run continues and a re-score runs no
 inference:
 
-    OUT/predictions/<ckpt>/run.json                  settings the cached answers were made with
+    OUT/predictions/<ckpt>/run.json                  the checkpoint (path, files) and settings of the answers
+    OUT/predictions/<ckpt>/<Dataset>.inputs.json     the test set's release (tables, media folders) they were made from
     OUT/predictions/<ckpt>/<Dataset>.jsonl           name, text (error) per clip, appended batch by batch
     OUT/predictions/<ckpt>/<Dataset>.rank<R>.jsonl   the same, one part per process, merged by the main process
-    OUT/predictions/<ckpt>/<Dataset>.<mode>.jsonl    name, labels (sentiment) per clip from one extraction mode
+    OUT/predictions/<ckpt>/<Dataset>.<mode>.jsonl    name, labels (sentiment), the answer's digest per clip and mode
     OUT/upstream/results-<dataset>/checkpoint_XXXXXX[-openset[-sentiment]].npz   upstream's layout, on request
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .cache import stat_fingerprint
 from .jsonl import read_jsonl, write_jsonl
 
 
@@ -24,20 +27,37 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.")
 
 
-def check_manifest(folder: Path, wanted: dict[str, Any]) -> None:
-    """Cached answers are reused only for the same settings: ``folder/run.json`` is written on first use and must
+def check_manifest(file: Path, wanted: dict[str, Any]) -> None:
+    """Cached results are reused only when made from the same inputs: ``file`` is written on first use and must
     equal ``wanted`` afterwards."""
-    file = folder / "run.json"
     if file.is_file():
         have = json.loads(file.read_text(encoding="utf-8"))
         if have != wanted:
             raise ValueError(
-                f"{folder} holds answers made with {have}; this run asks for {wanted}. "
-                "Use another --output-dir (or delete that folder) to run with new settings"
+                f"{file.parent} holds answers made from {have}; this run asks for {wanted}. "
+                "Use another --output-dir (or delete that folder) to run with these inputs"
             )
     else:
-        folder.mkdir(parents=True, exist_ok=True)
+        file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+
+
+CHECKPOINT_FILES = ("*.safetensors", "*.bin", "*.json", "*.jinja", "*.py")
+"""What a saved checkpoint's answers depend on (its model card, README.md, is rewritten by `affectgpt card`)."""
+
+
+def checkpoint_fingerprint(path: str) -> str | None:
+    """A cheap key of a local checkpoint folder's weights, configs and code (names, sizes, modification times), so
+    answers cached for it are not reused once it is retrained in place; None for a Hub id."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    return stat_fingerprint(sorted({file for pattern in CHECKPOINT_FILES for file in folder.glob(pattern)}))
+
+
+def answer_digest(text: str | None) -> str:
+    """Keys a clip's extracted labels by the answer they were extracted from."""
+    return hashlib.sha256((text or "").encode()).hexdigest()[:16]
 
 
 def answer_files(folder: Path, dataset: str) -> list[Path]:
@@ -110,10 +130,13 @@ def write_upstream_npz(
 
 
 __all__ = [
+    "CHECKPOINT_FILES",
+    "answer_digest",
     "answer_files",
     "answer_row",
     "answered",
     "check_manifest",
+    "checkpoint_fingerprint",
     "labels_file",
     "merge_answers",
     "part_file",

@@ -13,11 +13,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import tokenizers
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
 
-from .cache import cache_root, file_sha256
+from .cache import cache_root, file_sha256, source_digest
 from .prompt import PLACEHOLDER_TOKENS
 
 QWEN2_PATTERN = (
@@ -135,9 +136,11 @@ def _build_backend(vocab_size: int) -> Tokenizer:
 
 @lru_cache(maxsize=4)
 def _backend_json(vocab_size: int) -> str:
-    """The backend's JSON, built once and cached on disk keyed by the ranks file and the vocabulary size."""
+    """The backend's JSON, built once and cached on disk keyed by what makes it: the ranks file, the vocabulary size,
+    this module's code (the pattern and normaliser it sets) and the tokenizers version that serialised it."""
     digest = file_sha256(_ranks_file())[:16]
-    path = cache_root() / f"qwen2.5-bpe-{vocab_size}-{digest}.json"
+    recipe = source_digest(__file__)[:8] + "-" + tokenizers.__version__
+    path = cache_root() / f"qwen2.5-bpe-{vocab_size}-{digest}-{recipe}.json"
     if path.exists():
         return path.read_text(encoding="utf-8")
     text = _build_backend(vocab_size).to_str()

@@ -9,7 +9,7 @@ from affectgpt_hf.data.builder import (
     load_mer_caption,
     load_unibench,
 )
-from affectgpt_hf.data.hub import attach_media, dataset_card, push_to_hub, write_hub_folder
+from affectgpt_hf.data.hub import attach_media, dataset_card, load_hub_folder, push_to_hub, write_hub_folder
 from affectgpt_hf.data.layouts import (
     CAPTION_CONFIGS,
     LAYOUTS,
@@ -38,6 +38,7 @@ __all__ = [
     "choose_question",
     "dataset_card",
     "features_for",
+    "load_hub_folder",
     "get_layout",
     "load_mer_caption",
     "load_unibench",

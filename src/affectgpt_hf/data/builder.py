@@ -8,7 +8,6 @@ decoding features if you want ``datasets`` to decode.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import datasets
 
+from affectgpt_hf.cache import source_digest, stat_fingerprint
 from affectgpt_hf.data.layouts import LAYOUTS, ReleaseLayout, get_layout
 from affectgpt_hf.data.releases import MEDIA_KINDS, ReleaseError, check_rows, read_release, resolve_release_dir
 from affectgpt_hf.paper import CITATION
@@ -128,7 +128,9 @@ class MERBuilder(datasets.GeneratorBasedBuilder):
 
 
 def release_fingerprint(data_dir: str | os.PathLike, config_name: str, annotations: str | None = None) -> str:
-    """A cheap hash of the release's tables and media folders (size and mtime), so an edited release rebuilds."""
+    """The cache key of a built release: its tables and media folders by size and modification time (so an edited
+    table or an added or removed clip rebuilds; rows hold media paths, read when used), and this package's builder code
+    (so an upgraded builder never returns rows an older one made)."""
     layout = get_layout(config_name)
     root = resolve_release_dir(data_dir, layout.name)
     tables = (layout.subtitle_csv, layout.label_file, layout.extra.get("description_file"))
@@ -136,12 +138,9 @@ def release_fingerprint(data_dir: str | os.PathLike, config_name: str, annotatio
     paths += [root / layout.video_dir, root / layout.audio_dir, root / layout.face_pattern.split("/")[0]]
     if annotations:
         paths.append(Path(annotations))
-    digest = hashlib.sha256(str(root.resolve()).encode())
-    for path in paths:
-        if path.exists():
-            stat = path.stat()
-            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+    here = Path(__file__).parent
+    code = source_digest(here / "builder.py", here / "layouts.py", here / "releases.py")
+    return stat_fingerprint(paths) + code
 
 
 def build_dataset(

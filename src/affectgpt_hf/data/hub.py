@@ -1,6 +1,12 @@
 """Hub-ready folders: Parquet shards + README.md (YAML ``configs:`` and a dataset card), so that
 ``datasets.load_dataset(folder_or_repo, "mer_caption_plus")`` works; media optionally embedded.
 
+Each shard's name carries a digest of its bytes (``train-<sha256[:16]>-00000-of-00001.parquet``) and the README lists
+the exact names. ``datasets`` keys its cache of a folder by the ``data_files`` its README lists, not by the files they
+match, so a README of glob patterns gave a rebuilt folder (or another folder of the same name) the first build's rows;
+exact content-named files make that key follow the content. :func:`load_hub_folder` also passes the resolved files,
+which ``datasets`` keys by path and modification time.
+
 Without ``embed_media`` the folder is annotation-only (the videos are licensed: holders add them with
 :func:`attach_media`). With it, video and audio bytes are embedded (``Video``/``Audio`` with ``decode=False``) and
 ``face`` holds the npy file's bytes.
@@ -12,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -19,6 +26,7 @@ import pyarrow as pa
 import yaml
 from datasets.table import embed_table_storage
 
+from affectgpt_hf.cache import file_sha256
 from affectgpt_hf.data.builder import CITATION, PathAudio, build_dataset
 from affectgpt_hf.data.layouts import CAPTION_CONFIGS, LAYOUTS, MODEL_SUBTITLE, get_layout
 from affectgpt_hf.data.releases import MEDIA_KINDS, media_paths, report_problems, resolve_release_dir
@@ -31,7 +39,6 @@ GATING_TEXT = (
     "License Agreement (https://huggingface.co/datasets/MERChallenge/MER2025). By requesting access you agree not to "
     "redistribute the clips, not to use them commercially, and to cite AffectGPT."
 )
-MEDIA_COLUMNS = MEDIA_KINDS
 
 
 def write_hub_folder(
@@ -63,7 +70,7 @@ def write_hub_folder(
         raise ValueError(
             f"{data_dir}: no upstream release found; expected one of the folders/tables of {list(LAYOUTS)}"
         )
-    stats: dict[str, dict[str, int]] = {}
+    configs = _read_card_configs(out / "README.md")
     with tempfile.TemporaryDirectory(prefix="affectgpt-build-") as cache:
         for name in names:
             built = build_dataset(
@@ -79,15 +86,12 @@ def write_hub_folder(
             target = out / "data" / name
             if target.exists():
                 shutil.rmtree(target)
-            stats[name] = {}
+            configs[name] = {}
             for split, dataset in built.items():
                 if media:
                     dataset = _embed(dataset)
-                _write_shards(dataset, target, split, max_shard_rows)
-                stats[name][split] = len(dataset)
-    existing = _read_card_configs(out / "README.md")
-    existing.update(stats)
-    (out / "README.md").write_text(dataset_card(existing, media), encoding="utf-8")
+                configs[name][split] = _write_shards(dataset, target, split, max_shard_rows)
+    (out / "README.md").write_text(dataset_card(configs, media), encoding="utf-8")
     return out
 
 
@@ -147,9 +151,9 @@ def attach_media(
     return dataset
 
 
-def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool | Sequence[str]) -> str:
-    """README.md: YAML header (licence, gating, ``configs:``) and the card's sections; ``embed_media``: the embedded
-    media kinds (True: all)."""
+def dataset_card(configs: dict[str, dict[str, Shards]], embed_media: bool | Sequence[str]) -> str:
+    """README.md: YAML header (licence, gating, ``configs:`` listing each split's exact files) and the card's sections;
+    ``configs``: config -> split -> its shards; ``embed_media``: the embedded media kinds (True: all)."""
     embedded = MEDIA_KINDS if embed_media is True else tuple(embed_media or ())
     header = {
         "license": LICENSE,
@@ -166,17 +170,17 @@ def dataset_card(stats: dict[str, dict[str, int]], embed_media: bool | Sequence[
         "configs": [
             {
                 "config_name": name,
-                "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in splits],
+                "data_files": [{"split": split, "path": list(shards.files)} for split, shards in splits.items()],
                 **({"default": True} if name == "mer_caption_plus" else {}),
             }
-            for name, splits in sorted(stats.items())
+            for name, splits in sorted(configs.items())
         ],
     }
     rows = "\n".join(
         f"| `{name}` | {LAYOUTS[name].description} | "
-        + ", ".join(f"{split}: {count:,}" for split, count in splits.items())
+        + ", ".join(f"{split}: {shards.rows:,}" for split, shards in splits.items())
         + f" | `{MODEL_SUBTITLE[name]}` |"
-        for name, splits in sorted(stats.items())
+        for name, splits in sorted(configs.items())
     )
     features = {
         "video": "video bytes are embedded (`Video(decode=False)`)",
@@ -262,33 +266,97 @@ def _embed(dataset: datasets.Dataset) -> datasets.Dataset:
     return embedded.with_format(None)
 
 
-def _write_shards(dataset: datasets.Dataset, target: Path, split: str, max_shard_rows: int) -> None:
+@dataclass(frozen=True)
+class Shards:
+    """One split of a built config: its row count and its Parquet files (paths relative to the folder)."""
+
+    rows: int
+    files: tuple[str, ...]
+
+
+def _write_shards(dataset: datasets.Dataset, target: Path, split: str, max_shard_rows: int) -> Shards:
+    """``dataset`` as Parquet shards named by their content: ``{split}-{sha256[:16]}-{i:05d}-of-{n:05d}.parquet``."""
     target.mkdir(parents=True, exist_ok=True)
-    shards = max(1, -(-len(dataset) // max_shard_rows))
-    for index in range(shards):
-        shard = dataset.shard(num_shards=shards, index=index, contiguous=True)
-        shard.to_parquet(str(target / f"{split}-{index:05d}-of-{shards:05d}.parquet"))
+    count = max(1, -(-len(dataset) // max_shard_rows))
+    files = []
+    for index in range(count):
+        shard = dataset.shard(num_shards=count, index=index, contiguous=True)
+        written = target / f".{split}-{index:05d}.parquet.tmp"
+        shard.to_parquet(str(written))
+        digest = file_sha256(written)[:16]
+        final = target / f"{split}-{digest}-{index:05d}-of-{count:05d}.parquet"
+        written.replace(final)
+        files.append(final.relative_to(target.parent.parent).as_posix())
+    return Shards(rows=len(dataset), files=tuple(files))
 
 
-def _read_card_configs(readme: Path) -> dict[str, dict[str, int]]:
-    """Configs already in a folder's card (so building one config keeps the others listed)."""
+def _card_configs(folder: Path) -> dict[str, dict[str, list[str]]]:
+    """config -> split -> the ``data_files`` entries of the folder's README (paths or glob patterns, as listed)."""
+    readme = folder / "README.md"
     if not readme.is_file():
         return {}
     text = readme.read_text(encoding="utf-8")
     if not text.startswith("---\n"):
         return {}
     header = yaml.safe_load(text.split("---\n", 2)[1]) or {}
-    stats: dict[str, dict[str, int]] = {}
-    for config in header.get("configs", []):
-        name = config["config_name"]
-        folder = readme.parent / "data" / name
-        if name in LAYOUTS and folder.is_dir():
-            splits = {entry["split"]: 0 for entry in config.get("data_files", [])}
-            for split in splits:
-                import pyarrow.parquet as pq
+    configs: dict[str, dict[str, list[str]]] = {}
+    for config in header.get("configs") or []:
+        entries = config.get("data_files") or []
+        if isinstance(entries, (str, list)) and not (entries and isinstance(entries[0], dict)):
+            entries = [{"split": "train", "path": entries}]
+        configs[config["config_name"]] = {
+            entry["split"]: [entry["path"]] if isinstance(entry["path"], str) else list(entry["path"])
+            for entry in entries
+        }
+    return configs
 
-                splits[split] = sum(
-                    pq.ParquetFile(path).metadata.num_rows for path in folder.glob(f"{split}-*.parquet")
-                )
-            stats[name] = splits
-    return stats
+
+def hub_folder_files(folder: str | os.PathLike, config_name: str, split: str) -> list[Path]:
+    """The Parquet files of ``config_name``'s ``split`` in a built folder, as its README lists them (patterns of older
+    builds expanded); ``ValueError`` names the configs and splits the folder has."""
+    folder = Path(folder)
+    configs = _card_configs(folder)
+    if config_name not in configs:
+        raise ValueError(f"{folder} has no config {config_name!r}; its README lists {sorted(configs) or 'none'}")
+    if split not in configs[config_name]:
+        raise ValueError(
+            f"{folder}: config {config_name!r} has no split {split!r}; it has {sorted(configs[config_name])}"
+        )
+    files = []
+    for entry in configs[config_name][split]:
+        matched = sorted(folder.glob(entry)) if any(c in entry for c in "*?[") else [folder / entry]
+        missing = [path for path in matched if not path.is_file()]
+        if not matched or missing:
+            raise ValueError(f"{folder}: {entry} (config {config_name!r}, split {split!r}) matches no file")
+        files.extend(matched)
+    return files
+
+
+def load_hub_folder(folder: str | os.PathLike, config_name: str, split: str) -> datasets.Dataset:
+    """A split of a built folder, as ``datasets.load_dataset(folder, config_name)`` gives it, with the resolved files
+    passed in so that ``datasets`` keys its cache by each file's path and modification time: a file replaced under the
+    same name never brings back the rows of the earlier one."""
+    files = [str(path) for path in hub_folder_files(folder, config_name, split)]
+    return datasets.load_dataset(str(folder), config_name, data_files={split: files}, split=split)
+
+
+def _read_card_configs(readme: Path) -> dict[str, dict[str, Shards]]:
+    """Configs already in a folder's card whose files are still there (so building one config keeps the others)."""
+    import pyarrow.parquet as pq
+
+    kept: dict[str, dict[str, Shards]] = {}
+    for name, splits in _card_configs(readme.parent).items():
+        if name not in LAYOUTS:
+            continue
+        try:
+            resolved = {split: hub_folder_files(readme.parent, name, split) for split in splits}
+        except ValueError:
+            continue
+        kept[name] = {
+            split: Shards(
+                rows=sum(pq.ParquetFile(path).metadata.num_rows for path in paths),
+                files=tuple(path.relative_to(readme.parent).as_posix() for path in paths),
+            )
+            for split, paths in resolved.items()
+        }
+    return kept

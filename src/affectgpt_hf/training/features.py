@@ -181,9 +181,13 @@ def _rows_and_gaps(model, prepared: Prepared, features: datasets.Features, count
     return out
 
 
-def write_features_info(output_dir: str | os.PathLike, model, source: str) -> None:
-    """Record which towers made a cache (`affectgpt_features.json` beside the saved data set)."""
+def write_features_info(output_dir: str | os.PathLike, model, source: str, data: dict | None = None) -> None:
+    """Record what made a cache (`affectgpt_features.json` beside the saved data set): the towers, and ``data``, the
+    rows' source (``dataset_dir``, ``dataset_config``, ``dataset_split`` and its ``fingerprint``; training refuses the
+    cache once that source has changed)."""
     info = {"model": source, "input_mode": model.config.input_mode, "towers_checksum": towers_checksum(model)}
+    if data is not None:
+        info["data"] = data
     (Path(output_dir) / FEATURES_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
@@ -245,11 +249,16 @@ def cache_features_command(
     from affectgpt_hf.inference import model_source
     from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
     from affectgpt_hf.training.arguments import DataArguments
-    from affectgpt_hf.training.trainer import load_training_dataset
+    from affectgpt_hf.training.trainer import dataset_fingerprint, load_training_dataset
 
-    rows = load_training_dataset(
-        DataArguments(dataset_dir=dataset_dir, dataset_config=config_name, dataset_split=split)
-    )
+    source = DataArguments(dataset_dir=os.path.abspath(dataset_dir), dataset_config=config_name, dataset_split=split)
+    rows = load_training_dataset(source)
+    data = {
+        "dataset_dir": source.dataset_dir,
+        "dataset_config": config_name,
+        "dataset_split": split,
+        "fingerprint": dataset_fingerprint(source),
+    }
     with model_source(model):  # a wrong --model is named before any tower loads
         processor = AffectGPTProcessor.from_pretrained(model)
     towers = load_towers(model, vision=vision, audio=audio, seed=seed)
@@ -268,5 +277,5 @@ def cache_features_command(
     )
     out = Path(output_dir)
     cached.save_to_disk(str(out))
-    write_features_info(out, towers, model)
+    write_features_info(out, towers, model, data)
     return out

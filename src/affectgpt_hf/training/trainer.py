@@ -131,7 +131,9 @@ def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
         if isinstance(dataset, datasets.DatasetDict):
             dataset = dataset[data_args.dataset_split]
     elif (folder / "README.md").exists():
-        dataset = datasets.load_dataset(str(folder), data_args.dataset_config, split=data_args.dataset_split)
+        from affectgpt_hf.data.hub import load_hub_folder
+
+        dataset = load_hub_folder(folder, data_args.dataset_config, data_args.dataset_split)
     else:
         from affectgpt_hf.data.builder import load_mer_caption
 
@@ -152,6 +154,24 @@ def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
             raise ValueError(f"max_train_samples={data_args.max_train_samples}; expected a positive number of rows")
         dataset = dataset.select(range(min(data_args.max_train_samples, len(dataset))))
     return dataset
+
+
+def dataset_fingerprint(data_args: DataArguments) -> str:
+    """A cheap key of the rows :func:`load_training_dataset` reads (nothing is loaded): a `save_to_disk` folder by its
+    state and data files, a Hub-ready folder by the files its README lists, a release by its tables and media
+    folders; each with sizes and modification times."""
+    from affectgpt_hf.cache import stat_fingerprint
+
+    folder = Path(data_args.dataset_dir)
+    if (folder / "state.json").exists() or (folder / "dataset_dict.json").exists():
+        return stat_fingerprint(sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".arrow")))
+    if (folder / "README.md").exists():
+        from affectgpt_hf.data.hub import hub_folder_files
+
+        return stat_fingerprint(hub_folder_files(folder, data_args.dataset_config, data_args.dataset_split))
+    from affectgpt_hf.data.builder import release_fingerprint
+
+    return release_fingerprint(folder, data_args.dataset_config)
 
 
 # ------------------------------------------------------------------------------------------------------------ trainer
@@ -393,11 +413,25 @@ def _take_over_push(training_args: AffectGPTSFTConfig) -> str | None:
 
 
 def _check_feature_cache(data_args: DataArguments, model) -> None:
-    """A cache of another input mode is refused (its features are not what this model's heads take); one of other
-    towers is warned about (the model then trains on features of towers it is not saved with)."""
+    """A cache of another input mode is refused (its features are not what this model's heads take), and so is one
+    whose source rows have changed since it was made (it holds the earlier rows); one of other towers is warned about
+    (the model then trains on features of towers it is not saved with)."""
     info = read_features_info(data_args.dataset_dir) if data_args.dataset_dir else None
     if info is None:
         return
+    data = info.get("data")
+    if data and Path(data["dataset_dir"]).is_dir():
+        source = DataArguments(**{key: data[key] for key in ("dataset_dir", "dataset_config", "dataset_split")})
+        try:
+            current = dataset_fingerprint(source)
+        except ValueError:  # the config or its files are gone: the source is not what the cache was made from
+            current = None
+        if current != data["fingerprint"]:
+            raise ValueError(
+                f"the feature cache {data_args.dataset_dir} was made from {data['dataset_dir']} (config "
+                f"{data['dataset_config']}, split {data['dataset_split']}), which has changed since; its rows are the "
+                "earlier ones. Run `affectgpt cache-features` again over it"
+            )
     mode = model.config.input_mode
     if info.get("input_mode", mode) != mode:
         raise ValueError(

@@ -2,7 +2,7 @@
 
 The seven upstream files (``format.csv``, ``synonym.xlsx``, ``wheel1..5.xlsx``) are parsed with upstream's exact
 rules into one lookup table per wheel: word form -> level-1 sector. The parse is cached in memory (once per process)
-and on disk as JSON keyed by the files' SHA-256, so the xlsx files are read only the first time.
+and on disk as JSON keyed by the files' SHA-256 and this module's code, so the xlsx files are read only the first time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache import cache_root, file_sha256
+from ..cache import cache_root, file_sha256, source_digest
 from ..prompt import parse_label_string
 
 UPSTREAM_REPO = "zeroQiaoba/AffectGPT"
@@ -34,7 +34,6 @@ SHA256 = {
     "wheel4.xlsx": "660260561b7fe15550f3679a01e7c783608ce3403d4c28db0a88520f68d83aea",
     "wheel5.xlsx": "2dd4595b2cf8e7628ca06a416a8e38ac831614b244f23d1ae613dc34007649f1",
 }
-_PARSE_VERSION = 2  # bump when the parse below changes, so stale disk caches are ignored
 
 
 @dataclass(frozen=True)
@@ -257,7 +256,7 @@ def parse_wheel_dir(folder: str | os.PathLike, digest: str = "") -> EmotionWheel
     )
 
 
-_MEMORY: dict[tuple[str, bool], EmotionWheels] = {}
+_MEMORY: dict[tuple[str, str], EmotionWheels] = {}
 
 
 def load_wheels(
@@ -269,14 +268,15 @@ def load_wheels(
     the pinned commit. ``verify=False`` accepts files whose SHA-256 differs from the pinned ones (custom wheels).
     """
     folder = resolve_wheel_dir(wheel_dir)
-    key = (str(folder.resolve()), verify)
-    if key in _MEMORY:
-        return _MEMORY[key]
     if verify:
         digest = verify_wheel_dir(folder)
     else:
         digest = _combined_digest([file_sha256(folder / name) for name in SHA256])
-    cache_file = Path(cache_dir or cache_root()) / "unibench" / f"wheels-v{_PARSE_VERSION}-{digest[:16]}.json"
+    key = (str(folder.resolve()), digest)  # files rewritten in place are parsed again
+    if key in _MEMORY:
+        return _MEMORY[key]
+    parser = source_digest(__file__)[:8]  # the parse below: a changed parser never reads an older one's cache
+    cache_file = Path(cache_dir or cache_root()) / "unibench" / f"wheels-{parser}-{digest[:16]}.json"
     wheels = None
     if cache_file.is_file():
         try:
