@@ -15,7 +15,14 @@ sys.path.insert(0, str(REPO / "dataset_scripts"))
 
 from crowdsource import dummy  # noqa: E402
 from crowdsource.models import HFTextLLM  # noqa: E402
-from crowdsource.pipeline import Models, ResultCache, find_clips, merge_results, run_clips  # noqa: E402
+from crowdsource.pipeline import (  # noqa: E402
+    ClipFailure,
+    Models,
+    ResultCache,
+    find_clips,
+    merge_results,
+    run_clips,
+)
 
 from affectgpt_hf.data import load_mer_caption  # noqa: E402
 from affectgpt_hf.data.mini_release import write_mini_release  # noqa: E402
@@ -60,7 +67,7 @@ def test_pipeline_tiny_llm_resumes_and_feeds_the_builder(tmp_path):
     assert run_clips(clips, models, cache, batch_size=2, progress=False) == 0  # all cached
     assert isinstance(ResultCache(cache).get(clips[0].name, "description"), str)
     counts = merge_results(clips, cache, root, length_quantiles=(0.0, 1.0))
-    assert counts == {"clips": 3, "kept": 3, "dropped": 0}
+    assert counts == {"clips": 3, "kept": 3, "dropped": 0, "failed": 0}
     ds = load_mer_caption(root, cache_dir=tmp_path / "hf")
     assert ds["name"] == [c.name for c in clips]
 
@@ -112,3 +119,35 @@ def test_two_cpu_processes_under_torchrun(tmp_path):
     assert "'kept': 4" in result.stdout
     ds = load_mer_caption(root, cache_dir=tmp_path / "hf")
     assert len(ds) == 4 and all(labels for labels in ds["ov_labels"])
+
+
+@pytest.mark.timeout(60)
+def test_clips_a_model_cannot_take_or_answers_empty_fail_and_the_rest_go_on(tmp_path):
+    root = _release(tmp_path, 5)
+    clips = find_clips(root)
+
+    def audio(batch, prompt):  # sample 0: no audio; sample 1: an empty answer; the rest as the stand-in
+        answers = dummy.audio(batch, prompt)
+        return [
+            ClipFailure("no audio track") if c.name.endswith("0") else "  " if c.name.endswith("1") else a
+            for c, a in zip(batch, answers, strict=True)
+        ]
+
+    def merge(prompts):  # an empty description for sample 2
+        return ["" if "sample_00000002" in p else text for p, text in zip(prompts, dummy.merge(prompts), strict=True)]
+
+    models = Models(audio=audio, video=dummy.video, merge=merge, classifiers=[dummy.classifier])
+    done = run_clips(clips, models, tmp_path / "cache", batch_size=2, progress=False)
+    assert done == 5 + 3 + 3 + 4 * 2  # 5 clips ask for audio clues, 3 go on to visual clues and description, 2 on
+    assert run_clips(clips, models, tmp_path / "cache", batch_size=2, progress=False) == 0  # failures are cached too
+    counts = merge_results(clips, tmp_path / "cache", root, length_quantiles=(0.0, 1.0))
+    assert counts == {"clips": 5, "kept": 2, "dropped": 3, "failed": 3}
+    report = pd.read_csv(root / "filter_report.csv").set_index("name")
+    assert list(report.index) == [c.name for c in clips]
+    assert report.loc["sample_00000000", "reason"] == "failed at audio_clues: no audio track"
+    assert report.loc["sample_00000001", "reason"] == "failed at audio_clues: the audio model's answer is empty"
+    assert report.loc["sample_00000002", "reason"] == "failed at description: the merge model's answer is empty"
+    for table in ("mer_caption.csv", "track2_train_mercaptionplus.csv", "track3_train_mercaptionplus.csv"):
+        assert list(pd.read_csv(root / table)["name"]) == ["sample_00000003", "sample_00000004"], table
+    ds = load_mer_caption(root, cache_dir=tmp_path / "hf")
+    assert ds["name"] == ["sample_00000003", "sample_00000004"] and all(ds["description"])
