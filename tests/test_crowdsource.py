@@ -314,6 +314,8 @@ def test_video_llm_without_video_processor_takes_frames_as_images_and_follows_th
     llm = resolve_model(str(media_llms["video"]), "video", max_new_tokens=8, device="cpu")
     assert isinstance(llm, HFMediaLLM) and llm.auto_class is AutoModelForImageTextToText
     assert type(llm.model).__name__ == "LlavaForConditionalGeneration" and llm.input_mode == "frames"
+    # the folder names SiglipImageProcessor, as the Hub's does; without torchvision transformers takes its PIL backend
+    assert type(llm.processor.image_processor).__name__ == "SiglipImageProcessorPil"
     blocks = llm.media_blocks(clips[0])
     assert len(blocks) == 8 and all(block["type"] == "image" for block in blocks)
     answers = llm(clips, VISUAL_CLUE_PROMPT)

@@ -1,8 +1,11 @@
 """Crowdsource MER-Caption descriptions for a folder of clips; shard across processes with ``accelerate launch``.
 
     accelerate launch --num_processes 8 dataset_scripts/crowdsource/run.py --data-dir mer2025-dataset \\
-        --out mer2025-dataset --audio-model Qwen/Qwen2-Audio-7B-Instruct --video-model my_pkg.models:make_video_llm \\
-        --merge-model Qwen/Qwen2.5-7B-Instruct --classifier my_pkg.merbench:make_classifier
+        --out mer2025-dataset --audio-model Qwen/Qwen2-Audio-7B-Instruct \\
+        --video-model llava-hf/llava-interleave-qwen-0.5b-hf --merge-model Qwen/Qwen2.5-7B-Instruct \\
+        --classifier my_pkg.merbench:make_classifier
+
+Which models stand in for the paper's (SALMONN, Chat-UniVi, GPT-3.5), and how each is loaded: README.md here.
 
 On CPU only, launch the ranks with ``torchrun --nproc_per_node N run.py ...``.
 Each rank runs its share of the clips (results cached per clip and stage; a rerun skips them), then rank 0 merges
