@@ -9,6 +9,10 @@ quantiles) and the high-level filter (the classifiers' majority emotion and sent
 the description) and writes the upstream CSV layout read by ``affectgpt_hf.data``:
 ``mer_caption.csv`` (all, name/reason/openset), ``track2_train_mercaptionplus.csv`` (name, openset),
 ``track3_train_mercaptionplus.csv`` (name, reason), and ``filter_report.csv`` naming every dropped clip and why.
+
+A clip a model cannot take (a clue model returns :class:`ClipFailure`, e.g. for a clip without an audio track) or whose
+clue or description comes back empty is recorded as failed (cache stage ``failed``): it skips the later stages, is
+left out of every CSV but ``filter_report.csv``, which names the stage and the reason, and the other clips go on.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ from affectgpt_hf.data.releases import read_csv
 from .prompts import AUDIO_CLUE_PROMPT, VISUAL_CLUE_PROMPT, merge_prompt
 
 STAGES = ("audio_clues", "visual_clues", "description", "speaker", "labels", "sentiment", "votes")
+TEXT_STAGES = {"audio_clues": "audio model", "visual_clues": "video model", "description": "merge model"}
+FAILED = "failed"  # the cache stage of a clip that failed: {"stage": ..., "reason": ...}
+
+
+@dataclass(frozen=True)
+class ClipFailure:
+    """What a clue model returns in place of an answer for a clip it cannot take (no audio track, unreadable media)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,8 @@ class ResultCache:
     def put_many(self, stage: str, names: Sequence[str], values: Sequence[Any]) -> None:
         if len(names) != len(values):
             raise ValueError(f"stage {stage}: {len(values)} results for {len(names)} clips")
+        if not names:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             for name, value in zip(names, values, strict=True):
                 handle.write(json.dumps({"name": name, "stage": stage, "value": value}, ensure_ascii=False) + "\n")
@@ -163,18 +178,36 @@ def run_clips(
         return lambda batch: _all_votes(models.classifiers, batch)
 
     for stage in STAGES:
-        todo = [clip for clip in mine if not cache.has(clip.name, stage)]
+        todo = [clip for clip in mine if not cache.has(clip.name, stage) and not cache.has(clip.name, FAILED)]
         if not todo:
             continue
         run = stage_fn(stage)
         bar = tqdm(total=len(todo), desc=f"[rank {rank}] {stage}", disable=not progress, position=rank)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            cache.put_many(stage, [clip.name for clip in batch], list(run(batch)))
+            values = list(run(batch))
+            if len(values) != len(batch):
+                raise ValueError(f"stage {stage}: {len(values)} results for {len(batch)} clips")
+            stands, failed = [], []
+            for clip, value in zip(batch, values, strict=True):
+                failure = _failure(stage, value)
+                (failed if failure else stands).append((clip.name, failure or value))
+            cache.put_many(stage, [name for name, _ in stands], [value for _, value in stands])
+            cache.put_many(FAILED, [name for name, _ in failed], [record for _, record in failed])
             done += len(batch)
             bar.update(len(batch))
         bar.close()
     return done
+
+
+def _failure(stage: str, value: Any) -> dict | None:
+    """The failure record of one stage result, or None when the result stands."""
+    if isinstance(value, ClipFailure):
+        return {"stage": stage, "reason": value.reason}
+    if stage in TEXT_STAGES and not (isinstance(value, str) and value.strip()):
+        got = "empty" if isinstance(value, str) else f"not text ({type(value).__name__})"
+        return {"stage": stage, "reason": f"the {TEXT_STAGES[stage]}'s answer is {got}"}
+    return None
 
 
 def _all_votes(classifiers: Sequence[Callable], batch: list[Clip]) -> list[list[dict]]:
@@ -212,14 +245,19 @@ def merge_results(
 ) -> dict[str, int]:
     """Apply both filters to the cached results of all ranks and write the upstream CSVs; returns counts."""
     cache = ResultCache(cache_dir, rank=0)
-    missing = [clip.name for clip in clips if not all(cache.has(clip.name, stage) for stage in STAGES)]
+    failed = {clip.name: cache.get(clip.name, FAILED) for clip in clips if cache.has(clip.name, FAILED)}
+    missing = [
+        clip.name
+        for clip in clips
+        if clip.name not in failed and not all(cache.has(clip.name, stage) for stage in STAGES)
+    ]
     if missing:
         raise ValueError(f"{len(missing)} clip(s) have unfinished stages (rerun the ranks): {missing[:50]}")
     if length_unit not in ("words", "chars"):
         raise ValueError(f"length_unit {length_unit!r}: expected 'words' or 'chars'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = sorted(clip.name for clip in clips)
+    names = sorted(clip.name for clip in clips if clip.name not in failed)
     descriptions = {name: cache.get(name, "description") for name in names}
     labels = {name: list(cache.get(name, "labels")) for name in names}
     lengths = np.array([len(t.split()) if length_unit == "words" else len(t) for t in descriptions.values()])
@@ -240,6 +278,9 @@ def merge_results(
             elif sentiment != cache.get(name, "sentiment"):
                 reason = f"high-level: vote sentiment {sentiment!r} != description's {cache.get(name, 'sentiment')!r}"
         report.append({"name": name, "kept": not reason, "reason": reason})
+    for name, record in failed.items():
+        report.append({"name": name, "kept": False, "reason": f"failed at {record['stage']}: {record['reason']}"})
+    report.sort(key=lambda row: row["name"])
     kept = [row["name"] for row in report if row["kept"]]
 
     def openset(name: str) -> str:
@@ -254,5 +295,6 @@ def merge_results(
     pd.DataFrame({"name": kept, "reason": [descriptions[n] for n in kept]}).to_csv(
         out / "track3_train_mercaptionplus.csv", index=False
     )
-    pd.DataFrame(report).to_csv(out / "filter_report.csv", index=False)
-    return {"clips": len(names), "kept": len(kept), "dropped": len(names) - len(kept)}
+    pd.DataFrame(report, columns=["name", "kept", "reason"]).to_csv(out / "filter_report.csv", index=False)
+    total = len(names) + len(failed)
+    return {"clips": total, "kept": len(kept), "dropped": total - len(kept), "failed": len(failed)}

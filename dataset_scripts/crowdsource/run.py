@@ -1,8 +1,11 @@
 """Crowdsource MER-Caption descriptions for a folder of clips; shard across processes with ``accelerate launch``.
 
     accelerate launch --num_processes 8 dataset_scripts/crowdsource/run.py --data-dir mer2025-dataset \\
-        --out mer2025-dataset --audio-model Qwen/Qwen2-Audio-7B-Instruct --video-model my_pkg.models:make_video_llm \\
-        --merge-model Qwen/Qwen2.5-7B-Instruct --classifier my_pkg.merbench:make_classifier
+        --out mer2025-dataset --audio-model Qwen/Qwen2-Audio-7B-Instruct \\
+        --video-model llava-hf/llava-interleave-qwen-0.5b-hf --merge-model Qwen/Qwen2.5-7B-Instruct \\
+        --classifier my_pkg.merbench:make_classifier
+
+Which models stand in for the paper's (SALMONN, Chat-UniVi, GPT-3.5), and how each is loaded: README.md here.
 
 On CPU only, launch the ranks with ``torchrun --nproc_per_node N run.py ...``.
 Each rank runs its share of the clips (results cached per clip and stage; a rerun skips them), then rank 0 merges
@@ -26,13 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True, help="MER2025-layout folder (video/, audio/, subtitle_chieng.csv)")
     parser.add_argument("--out", required=True, help="where the CSVs go (may be --data-dir itself)")
     parser.add_argument("--cache-dir", help="per-clip results (default: OUT/crowdsource_cache)")
-    parser.add_argument("--audio-model", required=True, help="transformers id or module:attribute")
-    parser.add_argument("--video-model", required=True, help="transformers id or module:attribute")
-    parser.add_argument("--merge-model", required=True, help="transformers id or module:attribute")
+    parser.add_argument("--audio-model", required=True, help="audio LLM: transformers id/folder or module:attribute")
+    parser.add_argument("--video-model", required=True, help="video LLM: transformers id/folder or module:attribute")
+    parser.add_argument("--merge-model", required=True, help="text LLM: transformers id/folder or module:attribute")
     parser.add_argument("--classifier", action="append", default=[], help="module:attribute (repeatable)")
     parser.add_argument("--extractor", help="module:attribute (default: affectgpt_hf.unibench LexiconExtractor)")
     parser.add_argument("--speaker-check", help="module:attribute active-speaker hook")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per model call (batched in transformers)")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length of the transformers models")
+    parser.add_argument(
+        "--num-frames",
+        type=int,
+        help="frames per clip for the video LLM (default: 8 given as images where its processor has no video "
+        "processor; the video processor's own sampling otherwise)",
+    )
     parser.add_argument("--length-quantiles", type=float, nargs=2, default=(0.05, 0.95))
     parser.add_argument("--length-unit", choices=("words", "chars"), default="words")
     parser.add_argument("--no-progress", action="store_true")
@@ -43,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # cpu=True lets torchrun's CPU ranks join a gloo group (accelerate treats CPU ranks as one process otherwise)
     state = PartialState(cpu=not torch.cuda.is_available())
+    device = str(state.device)  # each rank's own GPU (or the CPU)
     models = Models(
-        audio=resolve_model(args.audio_model, "audio"),
-        video=resolve_model(args.video_model, "video"),
-        merge=resolve_model(args.merge_model, "text"),
+        audio=resolve_model(args.audio_model, "audio", args.max_new_tokens, device=device),
+        video=resolve_model(args.video_model, "video", args.max_new_tokens, args.num_frames, device=device),
+        merge=resolve_model(args.merge_model, "text", args.max_new_tokens, device=device),
         classifiers=[resolve_model(spec, "object") for spec in args.classifier],
         extractor=resolve_model(args.extractor, "object"),
         speaker=resolve_model(args.speaker_check, "object"),
