@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from utils import REPO
@@ -286,6 +287,8 @@ def _without_audio(root: Path, name: str, track: bool = True) -> None:
 def test_audio_llm_folder_loads_as_a_multimodal_lm_batches_and_follows_the_audio(media_llms, tmp_path):
     from transformers import AutoModelForMultimodalLM
 
+    from affectgpt_hf import media
+
     root = _release(tmp_path, 4)
     _without_audio(root, "sample_00000002", track=False)  # its audio comes from the mp4's track
     _without_audio(root, "sample_00000003")  # no audio at all
@@ -293,7 +296,8 @@ def test_audio_llm_folder_loads_as_a_multimodal_lm_batches_and_follows_the_audio
     llm = resolve_model(str(media_llms["audio"]), "audio", max_new_tokens=8, device="cpu")
     assert isinstance(llm, HFMediaLLM) and llm.auto_class is AutoModelForMultimodalLM and llm.input_mode == "audio"
     assert type(llm.model).__name__ == "Qwen2AudioForConditionalGeneration"
-    assert llm.media_blocks(clips[0]) == [{"type": "audio", "audio": clips[0].audio}]  # the wav, read by transformers
+    (wav,) = llm.media_blocks(clips[0])  # the wav, decoded by media.py as every media file of the package
+    assert wav["type"] == "audio" and np.array_equal(wav["audio"], media.load_audio(clips[0].audio))
     from_track = llm.media_blocks(clips[2])[0]["audio"]
     assert from_track.dtype.name == "float32" and abs(len(from_track) - 16000) < 2048  # 1 s at 16 kHz, from the aac
     answers = llm(clips, AUDIO_CLUE_PROMPT)

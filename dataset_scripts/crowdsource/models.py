@@ -109,10 +109,11 @@ class HFMediaLLM:
     ``AutoModelForMultimodalLM``; LLaVA: ``AutoModelForImageTextToText``), the processor through ``AutoProcessor``, and
     each clip goes through the processor's chat template as one user turn: the media blocks, then the prompt.
 
-    - audio (a processor with a feature extractor): ``{"type": "audio", "audio": ...}`` holding the wav's path (decoded
-      by transformers' ``load_audio``: soundfile + soxr) or, for a clip without a wav, the mp4's audio track decoded
-      by ``affectgpt_hf.media``. The ``audio`` key, rather than ``path``, because Qwen2-Audio's own template tests for
-      it (``'audio' in content``); transformers reads ``audio``, ``url`` or ``path`` alike.
+    - audio (a processor with a feature extractor): ``{"type": "audio", "audio": waveform}``, the clip's wav (or, for
+      a clip without one, its video's audio track) decoded by ``affectgpt_hf.media`` like every media file of the
+      package (16 kHz mono, resampled to the feature extractor's rate). The ``audio`` key, rather than ``path``,
+      because Qwen2-Audio's own template tests for it (``'audio' in content``); transformers reads ``audio``, ``url``
+      or ``path`` alike.
     - video, processor with a video processor: ``{"type": "video", "video": path}``; the processor decodes and samples
       (transformers' video processors need torchvision).
     - video, processor with only an image processor (e.g. LLaVA-Interleave, trained on frames as images):
@@ -191,20 +192,13 @@ class HFMediaLLM:
             except ValueError as error:
                 return ClipFailure(f"no frames for the video model: {error}")
             return [{"type": "image", "image": Image.fromarray(frame)} for frame in frames]
-        if clip.audio:
-            import soundfile
-
-            try:
-                soundfile.info(clip.audio)
-            except (RuntimeError, OSError) as error:  # soundfile's LibsndfileError is a RuntimeError
-                return ClipFailure(f"{clip.audio} is not a readable audio file ({error}); expected a wav")
-            return [{"type": "audio", "audio": clip.audio}]
+        source = clip.audio or clip.video  # the wav, else the video's track: decoded by media.py (16 kHz mono)
         try:
-            wave = media.load_audio(clip.video)  # 16 kHz mono
+            wave = media.load_audio(source)
         except ValueError as error:
-            return ClipFailure(
-                f"no audio: the clip has no wav (audio/{clip.name}.wav) and its video gave none ({error})"
-            )
+            if clip.audio:
+                return ClipFailure(f"no audio: {error}")
+            return ClipFailure(f"no audio: no wav (audio/{clip.name}.wav), and its video gave none ({error})")
         extractor = getattr(self.processor, "feature_extractor", None) or getattr(
             self.processor, "audio_processor", None
         )
