@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from affectgpt_hf.variants import VARIANTS, generation_config, variant_config, variant_processor
+from affectgpt_hf.hub.variants import VARIANTS, generation_config, variant_config, variant_processor
 
 HERE = Path(__file__).resolve().parent
 

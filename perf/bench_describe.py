@@ -1,4 +1,4 @@
-"""Throughput of inference.describe (the path behind `affectgpt describe`, the benchmark runner and the Space),
+"""Throughput of inference.batch (the path behind `affectgpt describe`, the benchmark runner and the Space),
 measured side by side in one run. ``--compare batch`` (default): clips/s at batch 1 and batch 8 (no asserts), on
 
   (a) the tiny config (hub_configs/tiny, ~1M parameters), and
@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
-from affectgpt_hf.inference import Clip, describe
+from affectgpt_hf.hub.variants import TINY, TINY_RANKS, generation_config, variant_config, variant_processor
+from affectgpt_hf.inference.arguments import InferenceArguments
+from affectgpt_hf.inference.batch import Clip, describe
 from affectgpt_hf.media import write_video
-from affectgpt_hf.variants import TINY, TINY_RANKS, generation_config, variant_config, variant_processor
 
 # ~100M parameters: CLIP-like vision 384 x 6, HuBERT-like audio 384 x 4, Qwen2-like LLM 768 x 8 (tiny vocabulary).
 MEDIUM = {
@@ -74,9 +75,10 @@ def make_clips(folder: Path, count: int) -> list[Clip]:
 
 def clips_per_second(model, processor, clips, batch_size: int, new_tokens: int) -> float:
     kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, progress=False)
-    describe(model, processor, clips[:batch_size], batch_size=batch_size, **kwargs)  # warm-up
+    runtime = InferenceArguments(batch_size=batch_size, num_workers=0)
+    describe(model, processor, clips[:batch_size], runtime, **kwargs)  # warm-up
     started = time.perf_counter()
-    results = describe(model, processor, clips, batch_size=batch_size, **kwargs)
+    results = describe(model, processor, clips, runtime, **kwargs)
     elapsed = time.perf_counter() - started
     assert all(r.error is None for r in results)
     return len(clips) / elapsed
@@ -114,8 +116,8 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
     clips = make_720p_clips(folder, args.clips)
     print(f"{len(clips)} clips of 1280x720 in {folder} ({time.perf_counter() - started:.0f} s to make)")
     model = build("tiny", args.device, dtype)
-    kwargs = dict(batch_size=8, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, progress=False)
-    describe(model, processor, clips[:8], num_workers=0, **kwargs)  # warm-up
+    kwargs = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, progress=False)
+    describe(model, processor, clips[:8], InferenceArguments(batch_size=8, num_workers=0), **kwargs)  # warm-up
     rates: dict[int, list[float]] = {0: [], args.workers: []}
     busy: list[float] = []  # cores the serial runs kept busy: CPU time of this process over wall time
     outputs: dict[int, str] = {}
@@ -124,7 +126,7 @@ def compare_workers(args: argparse.Namespace, processor, dtype: torch.dtype) -> 
         for workers in (0, args.workers, args.workers, 0):
             torch.set_num_threads(args.model_threads if workers and args.model_threads else serial_threads)
             begin, cpu = time.perf_counter(), time.process_time()
-            results = describe(model, processor, clips, num_workers=workers, **kwargs)
+            results = describe(model, processor, clips, InferenceArguments(batch_size=8, num_workers=workers), **kwargs)
             wall = time.perf_counter() - begin
             torch.set_num_threads(serial_threads)
             rates[workers].append(len(clips) / wall)

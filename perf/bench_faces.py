@@ -2,7 +2,7 @@
 
   (a) crops per second on a 1280x720 h264 clip (the 8 frames upstream samples): detection + alignment alone on the
       decoded frames, and with the decoding (what `faces="auto"` does per clip);
-  (b) added latency per clip in `inference.describe`: the tiny model as a face model with `faces="auto"` against the
+  (b) added latency per clip in `inference.batch`: the tiny model as a face model with `faces="auto"` against the
       same tiny model as the frame model, on the same clips (exactly ``--new-tokens`` tokens each, batch 1).
 
 The clips show matplotlib's sample photo (Grace Hopper) moving over a grey 720p frame, with a tone as audio.
@@ -26,9 +26,10 @@ from PIL import Image
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
 from affectgpt_hf.faces import crop_faces, get_detector, video_face_crops
-from affectgpt_hf.inference import Clip, describe
+from affectgpt_hf.hub.variants import TINY_RANKS, generation_config, variant_config, variant_processor
+from affectgpt_hf.inference.arguments import InferenceArguments
+from affectgpt_hf.inference.batch import Clip, describe
 from affectgpt_hf.media import sample_video_frames, write_video
-from affectgpt_hf.variants import TINY_RANKS, generation_config, variant_config, variant_processor
 
 FACE, FRAME = "multiface_audio_face_text", "multiframe_audio_frame_text"
 
@@ -69,10 +70,11 @@ def build(input_mode: str, device: str) -> tuple[AffectGPTForConditionalGenerati
 
 
 def seconds_per_clip(model, processor, clips: list[Clip], new_tokens: int) -> float:
-    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, progress=False, batch_size=1)
-    describe(model, processor, clips[:1], **kwargs)  # warm-up
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, progress=False)
+    runtime = InferenceArguments(batch_size=1, num_workers=0)
+    describe(model, processor, clips[:1], runtime, **kwargs)  # warm-up
     started = time.perf_counter()
-    results = describe(model, processor, clips, **kwargs)
+    results = describe(model, processor, clips, runtime, **kwargs)
     elapsed = time.perf_counter() - started
     errors = [r.error for r in results if r.error]
     if errors:

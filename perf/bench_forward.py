@@ -15,8 +15,8 @@ import time
 import torch
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
+from affectgpt_hf.hub.variants import variant_config, variant_processor
 from affectgpt_hf.prompt import QUESTIONS, render_prompt
-from affectgpt_hf.variants import variant_config, variant_processor
 
 
 def build(seed: int = 0) -> AffectGPTForConditionalGeneration:

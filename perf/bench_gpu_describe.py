@@ -1,4 +1,4 @@
-"""GPU throughput of ``inference.describe`` with a 7B-shaped model (random weights from the released frame variant's
+"""GPU throughput of ``inference.batch`` with a 7B-shaped model (random weights from the released frame variant's
 config, no download), measured side by side in one run (issue #14's GPU check; no asserts on speed):
 
 1. media workers: ``describe`` over ``--clips`` 1280x720 clips (4 s, 25 fps, h264 at x264's default GOP, 48 kHz stereo
@@ -37,9 +37,10 @@ from pathlib import Path
 import torch
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
-from affectgpt_hf.inference import describe
-from affectgpt_hf.pipeline import usable_cpus
-from affectgpt_hf.variants import VARIANTS, generation_config, variant_config, variant_processor
+from affectgpt_hf.hub.variants import VARIANTS, generation_config, variant_config, variant_processor
+from affectgpt_hf.inference.arguments import InferenceArguments
+from affectgpt_hf.inference.batch import describe
+from affectgpt_hf.inference.prefetch import usable_cpus
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_describe import make_720p_clips  # noqa: E402
@@ -134,14 +135,14 @@ def copy_bandwidth(device: torch.device, gib: float = 4.0) -> float:
 
 def describe_runs(args, model, processor, clips, device, figures: Figures) -> None:
     """Clips/s and GPU utilisation of describe with each worker count of ``args.order``; the JSONL of each count."""
-    kwargs = dict(batch_size=8, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, progress=False)
-    describe(model, processor, clips[:8], num_workers=0, **kwargs)  # warm-up (kernels, allocator)
+    kwargs = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, progress=False)
+    describe(model, processor, clips[:8], InferenceArguments(batch_size=8, num_workers=0), **kwargs)  # warm-up
     runs, outputs = [], {}
     for workers in args.order:
         synchronize(device)
         with Utilisation(device) as utilisation:
             begin = time.perf_counter()
-            results = describe(model, processor, clips, num_workers=workers, **kwargs)
+            results = describe(model, processor, clips, InferenceArguments(batch_size=8, num_workers=workers), **kwargs)
             synchronize(device)
             wall = time.perf_counter() - begin
         errors = [r.error for r in results if r.error]
@@ -191,11 +192,10 @@ def batch1_decode(args, model, processor, clip, device, figures: Figures) -> Non
                 model,
                 processor,
                 [clip],
-                batch_size=1,
+                InferenceArguments(batch_size=1, num_workers=0),
                 max_new_tokens=tokens,
                 min_new_tokens=tokens,
                 progress=False,
-                num_workers=0,
             )
             synchronize(device)
             best = min(best, time.perf_counter() - start)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from affectgpt_hf.npz import load_npz
+from affectgpt_hf.utils.npz import load_npz
 
 
 def write_files(folder: Path, n: int, seed: int = 0) -> dict[str, Path]:

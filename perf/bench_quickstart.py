@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from affectgpt_hf.quickstart import CHANCE, QuickstartSettings, run_quickstart
+from affectgpt_hf.apps.quickstart import CHANCE, QuickstartSettings, run_quickstart
 
 
 def main() -> None:

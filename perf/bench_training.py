@@ -65,7 +65,7 @@ def write_model_folder(folder: Path, tiny: bool = False) -> int:
     import torch
 
     from affectgpt_hf import AffectGPTForConditionalGeneration
-    from affectgpt_hf.variants import variant_config, variant_processor
+    from affectgpt_hf.hub.variants import variant_config, variant_processor
 
     sizes = {} if tiny else {"text_config": TEXT, "vision_config": VISION, "audio_config": AUDIO}
     config = variant_config("tiny", **sizes)
@@ -80,10 +80,13 @@ def peak_rss_mib() -> float:
 
 
 def worker_cache(model_dir: str, release: str, output: str) -> dict:
+    from affectgpt_hf.training.cache_arguments import CacheFeaturesArguments
     from affectgpt_hf.training.features import cache_features_command
 
     start = time.perf_counter()
-    cache_features_command(model_dir, release, output, batch_size=4, seed=SEED)
+    cache_features_command(
+        CacheFeaturesArguments(model=str(model_dir), dataset=str(release), output=str(output), batch_size=4, seed=SEED)
+    )
     return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib()}
 
 

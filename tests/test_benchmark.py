@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from utils import labelled, save_tiny_folder
 
-from affectgpt_hf import benchmark
-from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, BenchmarkConfig, load_testset, run_benchmark
+from affectgpt_hf.benchmark import runner as benchmark
+from affectgpt_hf.benchmark.arguments import BenchmarkConfig
+from affectgpt_hf.benchmark.runner import BEST_EPOCH, CONFIG_OF, SINGLE, load_testset, run_benchmark
 from affectgpt_hf.cli import main
 from affectgpt_hf.data import LAYOUTS
 from affectgpt_hf.data.mini_release import write_mini_release
-from affectgpt_hf.inference import DescribeResult, describe
+from affectgpt_hf.inference.batch import DescribeResult, describe
 from affectgpt_hf.unibench import DATASETS, evaluate_dataset, load_wheels, ovmer_scores, unibench_mean
 
 TOKENS = 3  # max_new_tokens: a few tokens, different for each clip (the checkpoints are `sensitive` tiny models)
@@ -249,7 +250,8 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
             import os
             from torch.utils.data import get_worker_info
             from utils import labelled
-            from affectgpt_hf import benchmark, inference
+            from affectgpt_hf.benchmark import runner as benchmark
+            from affectgpt_hf.inference import batch as inference
             from affectgpt_hf.cli import main
             benchmark.describe = labelled(benchmark.describe)
             prepare_clip = inference.prepare_clip

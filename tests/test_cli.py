@@ -233,7 +233,7 @@ def test_wrong_model_device_timeout_and_output_are_named(clips, release, tiny_mo
     """describe, cache-features and the demo name a model folder that is not there (no traceback: exit 2), as
     describe names a device this torch cannot use, a negative clip timeout and an --output that is a folder; an
     --output in a new folder gets the folder; no readable clip at all: exit 1."""
-    from affectgpt_hf.demo import Analyzer
+    from affectgpt_hf.apps.demo import Analyzer
 
     monkeypatch.chdir(tmp_path)  # describe's default model runs/quickstart is not here
     assert main(["describe", str(clips[0])]) == 2

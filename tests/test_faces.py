@@ -315,7 +315,7 @@ def _save_and_path(folder, crops) -> str:
 @pytest.fixture(scope="module")
 def face_model_folder(tmp_path_factory):
     """The tiny model as a face model (random weights), saved with its processor."""
-    from affectgpt_hf.variants import VARIANTS, generation_config
+    from affectgpt_hf.hub.variants import VARIANTS, generation_config
 
     folder = tmp_path_factory.mktemp("face_model")
     model = tiny_model(input_mode="multiface_audio_face_text")
@@ -328,8 +328,8 @@ def face_model_folder(tmp_path_factory):
 def test_describe_and_space_name_the_face_source(face_model_folder, face_clip, empty_clip, tmp_path):
     import json
 
+    from affectgpt_hf.apps.demo import Analyzer
     from affectgpt_hf.cli import main
-    from affectgpt_hf.demo import Analyzer
 
     out = tmp_path / "out.jsonl"
     args = ["describe", face_clip, empty_clip, "--model", str(face_model_folder), "--max-new-tokens", "3"]
@@ -364,9 +364,10 @@ def test_without_weights_face_models_fall_back_to_frames_with_a_hint(monkeypatch
 def test_benchmark_on_a_set_without_crops_uses_builtin_faces_and_says_so(face_model_folder, tmp_path):
     """A release without openface_face/: the set loads without faces, the runner asks for faces="auto" (and the frame
     input for clips without a face), and the report counts the face sources."""
-    from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+    from affectgpt_hf.benchmark.arguments import BenchmarkConfig
+    from affectgpt_hf.benchmark.runner import run_benchmark
     from affectgpt_hf.data.mini_release import write_mini_release
-    from affectgpt_hf.inference import DescribeResult
+    from affectgpt_hf.inference.batch import DescribeResult
 
     root = write_mini_release(tmp_path / "data", "ov_merd_plus", count=2)
     shutil.rmtree(root / "openface_face")
@@ -398,7 +399,8 @@ def test_benchmark_on_a_set_without_crops_uses_builtin_faces_and_says_so(face_mo
 
 def test_faces_extract_shards_clips_across_processes(tmp_path, monkeypatch):
     """Under accelerate each process takes every n-th clip; together they write every clip once."""
-    from affectgpt_hf import faces_extract
+    from affectgpt_hf import faces
+    from affectgpt_hf.data import face_crops as faces_extract
 
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -411,10 +413,10 @@ def test_faces_extract_shards_clips_across_processes(tmp_path, monkeypatch):
         done.append(os.path.basename(path))
         return type("Found", (), {"crops": crops, "reused": 0})()
 
-    monkeypatch.setattr(faces_extract, "video_face_crops", fake_crops)
+    monkeypatch.setattr(faces, "video_face_crops", fake_crops)
     reports = []
     for rank in (0, 1):
-        monkeypatch.setattr(faces_extract, "_process_rank", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(faces_extract, "process_rank", lambda rank=rank: (rank, 2))
         reports.append(faces_extract.extract_faces([videos], tmp_path / "out", progress=False))
     assert [r.written for r in reports] == [["a", "c"], ["b"]]
     assert sorted(done) == ["a.mp4", "b.mp4", "c.mp4"]

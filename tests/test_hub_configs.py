@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoConfig, AutoProcessor, GenerationConfig
 from utils import REPO
 
-from affectgpt_hf.variants import VARIANTS
+from affectgpt_hf.hub.variants import VARIANTS
 
 pytestmark = pytest.mark.timeout(120)
 HUB = REPO / "hub_configs"

@@ -1,4 +1,4 @@
-"""inference.describe and `affectgpt describe`: batching, corrupt clips reported and skipped, JSONL out."""
+"""inference.batch and `affectgpt describe`: batching, corrupt clips reported and skipped, JSONL out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from utils import make_clip, tiny_model
 
 from affectgpt_hf.cli import main
-from affectgpt_hf.inference import Clip, describe, generation_kwargs
+from affectgpt_hf.inference.arguments import InferenceArguments, generation_kwargs
+from affectgpt_hf.inference.batch import Clip, describe
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -27,14 +28,16 @@ def test_batched_describe_equals_one_by_one_and_skips_bad_clips(tiny_processor, 
     # one subtitle for all: the answers differ by media alone, so media handed to the wrong row shows
     items = [Clip(c.stem, video=str(c), subtitle="Fine.") for c in clips]
     items.insert(1, Clip("broken", video=str(broken)))
-    together = describe(model, tiny_processor, items, batch_size=3, max_new_tokens=6, progress=False)
+    together = describe(
+        model, tiny_processor, items, InferenceArguments(batch_size=3, max_new_tokens=6), progress=False
+    )
     assert [r.name for r in together] == ["clip0", "broken", "clip1", "clip2"]
     assert together[1].error and "broken.mp4" in together[1].error and together[1].text is None
     texts = [r.text for r in together if r.error is None]
     assert len(set(texts)) == 3, texts  # each clip gets its own answer
     for item, result in zip(items, together, strict=True):
         if item.name != "broken":
-            alone = describe(model, tiny_processor, [item], batch_size=1, max_new_tokens=6, progress=False)[0]
+            alone = describe(model, tiny_processor, [item], InferenceArguments(batch_size=1, max_new_tokens=6))[0]
             assert alone.text == result.text
     with pytest.raises(ValueError, match="broken.mp4"):
         describe(model, tiny_processor, items[:2], skip_errors=False, max_new_tokens=2, progress=False)
@@ -79,6 +82,6 @@ def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys, caplog):
     (folder / "again").mkdir()  # two files of one name in a folder tree: said, as their rows share the name
     shutil.copy(folder / "c0.mp4", folder / "again" / "c0.mp4")
     argv = ["describe", str(folder), "--model", str(model_dir), "--max-new-tokens", "2", "--output", str(out)]
-    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference"):
+    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference.batch"):
         assert main(argv) == 0
     assert f"{folder / 'again' / 'c0.mp4'} and {folder / 'c0.mp4'} are both named 'c0'" in caplog.text

@@ -24,8 +24,8 @@ import yaml
 from utils import REPO, TINY, make_clip, tiny_config, upstream_state_dict
 
 from affectgpt_hf.cli import main
-from affectgpt_hf.model_card import TEMPLATE, read_card_facts
-from affectgpt_hf.paper import ARXIV_TAG, PAPER_URL
+from affectgpt_hf.hub.model_card import TEMPLATE, read_card_facts
+from affectgpt_hf.hub.paper import ARXIV_TAG, PAPER_URL
 
 TINY_YAML = TINY / "train.yaml"
 TRL_CARD = "This model is a fine-tuned version of"  # TRL's generic card (trl/templates/lm_model_card.md)
@@ -125,7 +125,7 @@ def converted(components) -> Path:
 def benchmark_json(converted, tmp_path_factory) -> Path:
     """A real `affectgpt benchmark` report of the converted folder on two mini test sets, run from another folder
     with relative paths (the cards read it from here)."""
-    from affectgpt_hf.benchmark import CONFIG_OF
+    from affectgpt_hf.benchmark.runner import CONFIG_OF
     from affectgpt_hf.data.mini_release import write_mini_release
 
     root = tmp_path_factory.mktemp("bench")
@@ -216,8 +216,8 @@ def test_convert_card_names_components_and_upstream_and_its_snippet_runs(
 
 
 def test_convert_card_lists_hub_components_as_base_model(converted):
-    from affectgpt_hf.model_card import CardFacts, render_model_card
-    from affectgpt_hf.paper import UPSTREAM_WEIGHTS
+    from affectgpt_hf.hub.model_card import CardFacts, render_model_card
+    from affectgpt_hf.hub.paper import UPSTREAM_WEIGHTS
 
     ids = {"llm": "Qwen/Qwen2.5-7B-Instruct", "vision": "openai/clip-vit-large-patch14", "audio": None}
     text = render_model_card(converted, CardFacts(made_by="convert", components=ids), "me/affectgpt")
@@ -233,7 +233,7 @@ def test_convert_card_lists_hub_components_as_base_model(converted):
 def test_quickstart_card_and_its_snippet_run(tmp_path, monkeypatch, capsys):
     """A very small quickstart run: the model folder's card is the training card, marked as the quickstart's, with the
     held-out toy scores of report.json."""
-    from affectgpt_hf.quickstart import QuickstartSettings, run_quickstart
+    from affectgpt_hf.apps.quickstart import QuickstartSettings, run_quickstart
 
     out = tmp_path / "qs"
     settings = QuickstartSettings(n=12, test_fraction=0.25, epochs=1.0, max_new_tokens=4)
@@ -261,7 +261,7 @@ def test_the_three_writers_share_one_template(trained, converted):
         missing = [line for line in fixed if line not in text]
         assert not missing, (folder, missing)
     src = REPO / "src" / "affectgpt_hf"
-    for module in ("convert_affectgpt_checkpoint.py", "training/trainer.py", "quickstart.py"):
+    for module in ("convert_affectgpt_checkpoint.py", "training/trainer.py", "apps/quickstart.py"):
         code = (src / module).read_text()
         for marker in ("pipeline_tag", "library_name", "```python", "ModelCard", 'README.md").write'):
             assert marker not in code, (module, marker)
@@ -516,7 +516,7 @@ def test_convert_and_train_push_their_folders(
 def test_push_errors_are_the_hubs_with_what_to_do(converted, tmp_path, fake_hub, monkeypatch, capsys):
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-    from affectgpt_hf.push import HubPushError, push_folder
+    from affectgpt_hf.hub.push import HubPushError, push_folder
 
     # no token: the Hub answers 401 to the creation and to the look-up of an existing repo
     fake_hub(create=401, info=401)

@@ -20,8 +20,16 @@ import torch
 from utils import make_clip, tiny_model
 
 from affectgpt_hf.cli import main
-from affectgpt_hf.inference import Clip, _ClipBatches, describe
-from affectgpt_hf.pipeline import ClipTimeout, Prefetcher, Prepared, WorkerError, deadline, default_num_workers
+from affectgpt_hf.inference.arguments import InferenceArguments
+from affectgpt_hf.inference.batch import Clip, _ClipBatches, describe
+from affectgpt_hf.inference.prefetch import (
+    ClipTimeout,
+    Prefetcher,
+    Prepared,
+    WorkerError,
+    deadline,
+    default_num_workers,
+)
 
 pytestmark = pytest.mark.timeout(180)
 SEED = 6  # a tiny random model that answers these clips with 6 different texts (asserted before relying on it)
@@ -98,16 +106,16 @@ def test_prepared_batches_equal_in_order(items, tiny_processor):
 def test_bad_clip_in_a_worker_is_reported_and_skipped(items, tiny_processor, caplog):
     model = tiny_model(seed=SEED)
     clips = items[1:]  # c1 c2 | c2x c3: the bad clip in the second worker's batch
-    kwargs = dict(batch_size=2, max_new_tokens=3, progress=False, num_workers=2)
-    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference"):
-        results = describe(model, tiny_processor, clips, **kwargs)
+    runtime = InferenceArguments(batch_size=2, max_new_tokens=3, num_workers=2)
+    with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference.batch"):
+        results = describe(model, tiny_processor, clips, runtime, progress=False)
     assert [r.name for r in results] == ["c1", "c2", "c2x", "c3"]
     bad = results[2]
     assert bad.error.startswith(f"{clips[2].video} is not a readable media file") and bad.text is None
     assert all(r.error is None and isinstance(r.text, str) for i, r in enumerate(results) if i != 2)
     assert [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()] == [f"skipping c2x: {bad.error}"]
     with pytest.raises(ValueError, match="c2x.mp4 is not a readable media file"):
-        describe(model, tiny_processor, clips, skip_errors=False, **kwargs)
+        describe(model, tiny_processor, clips, runtime, skip_errors=False, progress=False)
 
 
 class _Served(io.RawIOBase):
@@ -151,7 +159,7 @@ def test_dead_worker_is_an_error_naming_the_batch(items, tiny_processor):
     killer = Clip("killer", video=_Served(Path(good[0].video).read_bytes(), _killer))
     clips = [*good[:2], killer, *good[2:]]  # c0 c1 | killer c2 | c3: the second worker dies on batch 2
     with pytest.raises(WorkerError, match=r"died while preparing batch 2 of 3 \(clips killer, c2\): DataLoader worker"):
-        describe(model, tiny_processor, clips, batch_size=2, max_new_tokens=3, progress=False, num_workers=2)
+        describe(model, tiny_processor, clips, InferenceArguments(batch_size=2, max_new_tokens=3, num_workers=2))
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -169,9 +177,8 @@ def test_stalled_read_hits_the_clip_timeout(items, tiny_processor, workers):
     stalled = Clip("stalled", video=_Served(data, stall), audio=items[0].video)
     clips = [items[3], stalled]  # c2x | stalled: one batch each, the second worker's the stalled one
     try:
-        results = describe(
-            model, tiny_processor, clips, batch_size=1, progress=False, num_workers=workers, clip_timeout=1.0
-        )
+        runtime = InferenceArguments(batch_size=1, num_workers=workers, clip_timeout=1.0)
+        results = describe(model, tiny_processor, clips, runtime, progress=False)
     finally:
         os.close(read_end)
         os.close(write_end)
@@ -221,12 +228,13 @@ def test_each_batch_seeded_as_the_benchmark_seeded_it(items, tiny_processor):
     batch's results reach on_batch as it is done."""
     model = tiny_model(seed=SEED)
     good = [c for c in items if c.name != "c2x"]
-    kwargs = dict(batch_size=2, max_new_tokens=4, progress=False, upstream_sampling=True)
+    runtime = InferenceArguments(batch_size=2, max_new_tokens=4, upstream_sampling=True, seed=7, num_workers=2)
     streamed = []
-    whole = describe(model, tiny_processor, good, seed=7, seed_each_batch=True, num_workers=2, on_batch=streamed.append,
-                     **kwargs)  # fmt: skip
+    whole = describe(model, tiny_processor, good, runtime, seed_each_batch=True, on_batch=streamed.append,
+                     progress=False)  # fmt: skip
     assert streamed == [whole[0:2], whole[2:4]]
-    assert describe(model, tiny_processor, good[2:4], seed=8, **kwargs) == whole[2:4]
+    alone = InferenceArguments(batch_size=2, max_new_tokens=4, upstream_sampling=True, seed=8, num_workers=0)
+    assert describe(model, tiny_processor, good[2:4], alone, progress=False) == whole[2:4]
 
 
 def test_cache_features_with_workers_equals_without(tmp_path, tiny_processor):
@@ -275,7 +283,7 @@ def test_prefetcher_takes_its_settings_from_the_device_and_warns_when_workers_an
         ):
             torch.set_num_threads(torch_threads)
             caplog.clear()
-            with caplog.at_level(logging.WARNING, logger="affectgpt_hf.pipeline"):
+            with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference.prefetch"):
                 Prefetcher(8, 2, nothing, num_workers=workers, device=device)
             assert ("slow each other down" in caplog.text) is warned, (torch_threads, workers, device)
             if warned:

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
+from affectgpt_hf.apps.quickstart import CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
-from affectgpt_hf.quickstart import CONDITIONS, QuickstartSettings, hit_rate_by_cues, markdown_table, score
 
 # The reduced run's bars (QuickstartSettings.reduced(); the figures of its runs: benchmarks/README.md, "Quickstart").
 # Draws of the toy set under seeds 0-2 each learnt all three cues (whole input 0.96-1.00, each blanked one at least
@@ -70,7 +70,7 @@ def test_reduced_quickstart(tmp_path, capsys):
     answers = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert_learned(report, answers)
 
-    from affectgpt_hf.inference import Clip, describe, load_model
+    from affectgpt_hf.inference.batch import Clip, describe, load_model
 
     model, processor = load_model(out)  # the folder the Space and `affectgpt describe` default to
     clip = next((out / "work" / "toy" / "mer2025-dataset" / "video").glob("*.mp4"))

@@ -104,7 +104,7 @@ def test_a_feature_cache_of_changed_rows_is_refused_until_made_again(tmp_path, c
 
 
 def test_benchmark_answers_are_keyed_by_the_checkpoint_files_and_the_release(tmp_path):
-    from affectgpt_hf.benchmark_files import answer_digest, check_manifest, checkpoint_fingerprint
+    from affectgpt_hf.benchmark.outputs import answer_digest, check_manifest, checkpoint_fingerprint
 
     folder = tmp_path / "model"
     folder.mkdir()

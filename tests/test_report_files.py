@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from affectgpt_hf.report_files import BarChart, table_lines, write_report_files
+from affectgpt_hf.utils.report import BarChart, table_lines, write_report_files
 
 
 def test_table_lines_are_markdown_rows():

@@ -67,7 +67,8 @@ def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
     from gradio_client import Client, handle_file
 
     from affectgpt_hf.data.toy import synth_voice
-    from affectgpt_hf.inference import Clip, describe, load_model
+    from affectgpt_hf.inference.arguments import InferenceArguments
+    from affectgpt_hf.inference.batch import Clip, describe, load_model
     from affectgpt_hf.media import write_audio
     from affectgpt_hf.unibench import get_extractor
 
@@ -86,7 +87,7 @@ def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
 
     model, processor = load_model(tiny_folder)
     extract = get_extractor(None).extract_labels
-    common = {"batch_size": 1, "max_new_tokens": 256, "label_extractor": extract, "progress": False}
+    common = {"runtime": InferenceArguments(batch_size=1, max_new_tokens=256), "label_extractor": extract}
     (expected,) = describe(model, processor, [Clip("c", video=str(clip), subtitle="I told you already.")], **common)
     (expected_asked,) = describe(
         model, processor, [Clip("c", video=str(clip), audio=str(wav))], task="description", question=question, **common
@@ -222,7 +223,8 @@ def test_affectgpt_demo_command_serves_the_space(tiny_folder, tmp_path):
 
     from gradio_client import Client, handle_file
 
-    from affectgpt_hf.inference import Clip, describe, load_model
+    from affectgpt_hf.inference.arguments import InferenceArguments
+    from affectgpt_hf.inference.batch import Clip, describe, load_model
     from affectgpt_hf.unibench import get_extractor
 
     port = _free_port()
@@ -253,8 +255,7 @@ def test_affectgpt_demo_command_serves_the_space(tiny_folder, tmp_path):
         model,
         processor,
         [Clip("c", video=str(clip), subtitle="Leave me alone.")],
-        batch_size=1,
-        max_new_tokens=256,
+        InferenceArguments(batch_size=1, max_new_tokens=256),
         label_extractor=get_extractor(None).extract_labels,
         progress=False,
     )

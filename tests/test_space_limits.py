@@ -17,16 +17,8 @@ from utils import make_clip
 gr = pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from affectgpt_hf.demo import (  # noqa: E402
-    API_NAME,
-    ENV_LIMITS,
-    Analyzer,
-    Limits,
-    build_demo,
-    check_upload,
-    limits_from_args,
-    upload_folder,
-)
+from affectgpt_hf.apps.arguments import ENV_LIMITS, Limits  # noqa: E402
+from affectgpt_hf.apps.demo import API_NAME, Analyzer, build_demo, check_upload, upload_folder  # noqa: E402
 
 # Small caps, so that the oversized and over-long inputs are small files.
 SMALL = Limits(max_upload_mb=0.1, max_seconds=3.0, request_timeout_s=60.0)
@@ -72,7 +64,7 @@ def _uploaded(uploads: Path, source: Path, name: str | None = None) -> str:
 
 
 def test_limits_from_flags_and_environment(monkeypatch):
-    from affectgpt_hf import demo
+    from affectgpt_hf.apps import demo
     from affectgpt_hf.cli import main
 
     assert Limits() == Limits(100.0, 120.0, 300.0)  # defaults far above any test clip
@@ -82,7 +74,7 @@ def test_limits_from_flags_and_environment(monkeypatch):
     launched = []
     monkeypatch.setattr(demo, "launch", launched.append)  # `affectgpt demo` up to the launch of the app
     assert main(["demo", "--max-seconds", "12", "--max-upload-mb", "2", "--max-text-chars", "50"]) == 0
-    assert limits_from_args(launched[0]) == Limits(2.0, 12.0, 30.0, 50.0)  # flags over environment over defaults
+    assert launched[0].limits() == Limits(2.0, 12.0, 30.0, 50.0)  # flags over environment over defaults
     monkeypatch.setenv(ENV_LIMITS["max_seconds"], "lots")
     with pytest.raises(ValueError, match=r"\$AFFECTGPT_MAX_SECONDS = 'lots'; expected a number"):
         Limits.from_env()

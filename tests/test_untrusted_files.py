@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from affectgpt_hf.cli import main
-from affectgpt_hf.npz import load_npz
+from affectgpt_hf.utils.npz import load_npz
 
 GOLDEN = Path(__file__).parent / "golden" / "upstream_npz"  # numpy 1.23.5 (upstream's pin): make_upstream_npz.py
 
@@ -152,7 +152,7 @@ def test_numpy2_object_arrays_round_trip(tmp_path):
     ],
 )
 def test_spellings_agree(spelling, key):
-    from affectgpt_hf.benchmark import resolve_datasets
+    from affectgpt_hf.benchmark.runner import resolve_datasets
     from affectgpt_hf.unibench import get_benchset
 
     assert get_benchset(spelling).name == key

@@ -193,7 +193,7 @@ def test_space_refuses_uploaded_playlists(crafted, target, tiny_model_dir, tmp_p
     client_module = pytest.importorskip("gradio_client")
     from gradio._vendor import ffmpy
 
-    from affectgpt_hf.demo import Analyzer, build_demo
+    from affectgpt_hf.apps.demo import Analyzer, build_demo
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
     ran = []

@@ -51,7 +51,7 @@ def save_tiny_folder(folder: Path, processor, seed: int = 0, sensitive: bool = F
 
     Tests that only read such a folder take conftest's session fixture `tiny_folder` instead (built once per seed).
     """
-    from affectgpt_hf.variants import VARIANTS, generation_config
+    from affectgpt_hf.hub.variants import VARIANTS, generation_config
 
     model = tiny_model(seed=seed, sensitive=sensitive)
     model.generation_config = generation_config(VARIANTS["tiny"][1])

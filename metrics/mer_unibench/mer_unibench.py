@@ -3,7 +3,7 @@
 import datasets
 import evaluate
 
-from affectgpt_hf.paper import CITATION, PAPER_URL, UPSTREAM_REPO
+from affectgpt_hf.hub.paper import CITATION, PAPER_URL, UPSTREAM_REPO
 from affectgpt_hf.unibench import hit_rate, load_wheels, ovmer_scores, sentiment_scores
 
 _DESCRIPTION = """\

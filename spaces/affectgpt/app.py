@@ -1,17 +1,19 @@
 """AffectGPT Space: a clip (video, optional separate audio) + subtitle + a task or free question -> the answer, its
 emotion labels and their emotion-wheel sectors.
 
-The app itself lives in the package (`affectgpt_hf.demo`, also behind `affectgpt demo`); this file picks the model
+The app itself lives in the package (`affectgpt_hf.apps.demo`, also behind `affectgpt demo`); this file picks the model
 (`--model`, else $AFFECTGPT_MODEL, else the quickstart's `runs/quickstart`) and serves it. On a Space the host comes
 from $GRADIO_SERVER_NAME (0.0.0.0); elsewhere it listens on 127.0.0.1 unless `--host` says otherwise.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from affectgpt_hf.demo import Limits, add_demo_arguments, build_demo, limits_from_args
+from transformers import HfArgumentParser
+
+from affectgpt_hf.apps.arguments import DemoArguments, Limits
+from affectgpt_hf.apps.demo import build_demo
 
 # The Hub models this Space names: README.md's `models:` lists exactly these (tests/test_model_card.py checks it).
 # On the Space (where $SPACE_ID is set) the first is served unless $AFFECTGPT_MODEL says otherwise; upload them with
@@ -28,10 +30,8 @@ def build(model: str | None = None, limits: Limits | None = None):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_demo_arguments(parser)
-    args = parser.parse_args(argv)
-    limits = limits_from_args(args)
+    (args,) = HfArgumentParser(DemoArguments, description=__doc__.splitlines()[0]).parse_args_into_dataclasses(argv)
+    limits = args.limits()
     build(args.model, limits).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=limits.max_upload_bytes
     )

@@ -1,27 +1,42 @@
 """AffectGPT, MER-Caption and MER-UniBench, native to the Hugging Face stack.
 
-Importing the package registers the model with transformers' Auto classes (AutoConfig, AutoModel,
-AutoModelForMultimodalLM, AutoProcessor), so saved folders load with them.
+The package imports lazily, as transformers does: ``import affectgpt_hf`` loads neither torch nor transformers, and
+``affectgpt --help`` answers at once. The model's classes load on first use (``from affectgpt_hf import
+AffectGPTForConditionalGeneration``). They are registered with transformers' Auto classes (AutoConfig, AutoModel,
+AutoModelForMultimodalLM, AutoProcessor) as soon as both this package and those Auto classes are imported, in either
+order, so saved folders load with them (:mod:`._auto_registration`).
+
+The model's files are copied beside the weights of every saved folder (``trust_remote_code``): configuration_,
+modeling_ and processing_affectgpt, and what they import with one dot: prompt, tokenizer, cache, media and faces (the
+last through an import inside a function). They stay siblings at the top of the package and import each other with
+one dot only; tests/test_saved_code.py pins the set.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForMultimodalLM, AutoProcessor
+from __future__ import annotations
 
-from .configuration_affectgpt import AffectGPTConfig
-from .modeling_affectgpt import AffectGPTForConditionalGeneration, AffectGPTModel, AffectGPTPreTrainedModel
-from .processing_affectgpt import AffectGPTProcessor
+from typing import TYPE_CHECKING
+
+from ._auto_registration import install
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-AutoConfig.register("affectgpt", AffectGPTConfig, exist_ok=True)
-AutoModel.register(AffectGPTConfig, AffectGPTModel, exist_ok=True)
-AutoModelForMultimodalLM.register(AffectGPTConfig, AffectGPTForConditionalGeneration, exist_ok=True)
-AutoProcessor.register(AffectGPTConfig, AffectGPTProcessor, exist_ok=True)
+_LAZY = {
+    "AffectGPTConfig": "configuration_affectgpt",
+    "AffectGPTForConditionalGeneration": "modeling_affectgpt",
+    "AffectGPTModel": "modeling_affectgpt",
+    "AffectGPTPreTrainedModel": "modeling_affectgpt",
+    "AffectGPTProcessor": "processing_affectgpt",
+}
 
-# Saved folders carry `auto_map` and the code, so they also load with trust_remote_code=True without this package.
-AffectGPTConfig.register_for_auto_class()
-AffectGPTModel.register_for_auto_class("AutoModel")
-AffectGPTForConditionalGeneration.register_for_auto_class("AutoModelForMultimodalLM")
-AffectGPTProcessor.register_for_auto_class()
+if TYPE_CHECKING:
+    from .configuration_affectgpt import AffectGPTConfig
+    from .modeling_affectgpt import AffectGPTForConditionalGeneration, AffectGPTModel, AffectGPTPreTrainedModel
+    from .processing_affectgpt import AffectGPTProcessor
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+install()
 
 __all__ = [
     "AffectGPTConfig",

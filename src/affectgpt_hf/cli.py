@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 # Command name ("describe", or two words: "dataset build") -> (help, run). `run(argv)` parses the command's own
 # arguments (the top-level parser only picks the command) and returns the exit status.
@@ -72,11 +71,13 @@ def add_paths(parser: argparse.ArgumentParser) -> None:
 def _describe(argv: list[str]) -> int:
     import json
 
-    from affectgpt_hf.inference import DescribeArguments, InferenceArguments, describe_files
-    from affectgpt_hf.jsonl import write_jsonl
-    from affectgpt_hf.pipeline import WorkerError
+    from .inference.arguments import DescribeArguments, InferenceArguments
 
     arguments, runtime, extra = parse("describe", argv, DescribeArguments, InferenceArguments, extra=add_paths)
+    from .inference.batch import describe_files
+    from .inference.prefetch import WorkerError
+    from .utils.jsonl import write_jsonl
+
     if arguments.output:  # a place for the JSONL before the model runs
         output = Path(arguments.output)
         if output.is_dir():
@@ -106,9 +107,11 @@ def _describe(argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------------------------- benchmark
 @command("benchmark", "MER-UniBench end to end: describe the 9 test sets, extract, score")
 def _benchmark(argv: list[str]) -> int:
-    from affectgpt_hf.benchmark import BenchmarkConfig, run_benchmark
+    from .benchmark.arguments import BenchmarkConfig
 
     (config,) = parse("benchmark", argv, BenchmarkConfig)
+    from .benchmark.runner import run_benchmark
+
     report = run_benchmark(config)
     if report is not None:
         mean = report["mean"] if report["complete"] else report["mean_of_run"]
@@ -146,10 +149,12 @@ class EvaluateArguments:
 
 @command("evaluate", "score predictions on one MER-UniBench data set -> report")
 def _evaluate(argv: list[str]) -> int:
-    from affectgpt_hf.unibench.extraction import ScoringArguments, get_extractor
-    from affectgpt_hf.unibench.report import evaluate_dataset, write_report
+    from .unibench.arguments import ScoringArguments
 
     args, scoring = parse("evaluate", argv, EvaluateArguments, ScoringArguments)
+    from .unibench.evaluation import evaluate_dataset, write_report
+    from .unibench.extraction import get_extractor
+
     extractor = get_extractor(scoring.judge, sampling=scoring.judge_sampling) if scoring.judge else None
     report = evaluate_dataset(args.predictions, args.dataset, args.references, extractor, scoring.wheel_dir)
     paths = write_report(report, args.output_dir)
@@ -162,57 +167,21 @@ def _evaluate(argv: list[str]) -> int:
 # ------------------------------------------------------------------------------------------------------------- train
 @command("train", "TRL SFT: --config CONFIG.yaml [--field value ...] (train --help lists the fields)")
 def _train(argv: list[str]) -> int:
-    from affectgpt_hf.training import parse_train_args, train
+    from .training import parse_train_args, train
 
     print(f"wrote {train(*parse_train_args(argv))}")  # TrlParser: ModelArguments, DataArguments, AffectGPTSFTConfig
     return 0
 
 
 # ---------------------------------------------------------------------------------------------------- cache-features
-@dataclass
-class CacheFeaturesArguments:
-    """`affectgpt cache-features`: which towers run over which data set, and where the features go."""
-
-    model: str = field(metadata={"help": "AffectGPT folder or Hub id (a hub_configs folder: random)"})
-    dataset: str = field(metadata={"help": "upstream release, built Hub folder or save_to_disk folder"})
-    output: str = field(metadata={"help": "output folder (datasets.save_to_disk)"})
-    vision: str | None = field(
-        default=None, metadata={"help": "CLIP id or folder (with --model a hub_configs folder: real towers)"}
-    )
-    audio: str | None = field(default=None, metadata={"help": "HuBERT id or folder (as --vision)"})
-    config: str = field(default="mer_caption_plus", metadata={"help": "data set config"})
-    split: str = field(default="train", metadata={"help": "split"})
-    batch_size: int = field(default=8, metadata={"help": "clips per tower batch"})
-    seed: int = field(default=42, metadata={"help": "seed of a random init (keep it equal to training's)"})
-    drop_media: bool = field(default=False, metadata={"help": "drop the video/audio/face cells from the output"})
-    num_workers: int | None = field(
-        default=None, metadata={"help": "media decoding processes (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"}
-    )
-    skip_missing: bool = field(
-        default=False, metadata={"help": "leave out rows whose media cannot be read, with a warning naming them"}
-    )
-
-
 @command("cache-features", "run the frozen CLIP/HuBERT towers once -> cached feature columns")
 def _cache_features(argv: list[str]) -> int:
-    from affectgpt_hf.training.features import cache_features_command
+    from .training.cache_arguments import CacheFeaturesArguments
 
     (args,) = parse("cache-features", argv, CacheFeaturesArguments)
-    out = cache_features_command(
-        args.model,
-        args.dataset,
-        args.output,
-        vision=args.vision,
-        audio=args.audio,
-        config_name=args.config,
-        split=args.split,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        keep_media=not args.drop_media,
-        num_workers=args.num_workers,
-        skip_missing=args.skip_missing,
-    )
-    print(f"wrote {out}")
+    from .training.features import cache_features_command
+
+    print(f"wrote {cache_features_command(args)}")
     return 0
 
 
@@ -249,9 +218,9 @@ class DatasetBuildArguments:
 
 @command("dataset build", "upstream release -> Hub-ready folder (Parquet + README.md)")
 def _dataset_build(argv: list[str]) -> int:
-    from affectgpt_hf.data.hub import push_to_hub, write_hub_folder
-
     (args,) = parse("dataset build", argv, DatasetBuildArguments)
+    from .data.hub import push_to_hub, write_hub_folder
+
     out = write_hub_folder(
         args.data_dir,
         args.out,
@@ -284,7 +253,7 @@ class PublishArguments:
 
     def push(self, folder) -> None:
         if self.push_to_hub:
-            from affectgpt_hf.push import push_folder
+            from .hub.push import push_folder
 
             print(f"pushed: {push_folder(folder, self.push_to_hub, private=not self.public)}")
 
@@ -316,9 +285,9 @@ class ConvertArguments:
 def _convert(argv: list[str]) -> int:
     import logging
 
-    from affectgpt_hf.convert_affectgpt_checkpoint import convert_checkpoint
-
     args, publish = parse("convert", argv, ConvertArguments, PublishArguments)
+    from .convert_affectgpt_checkpoint import convert_checkpoint
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     components = {name: getattr(args, name) for name in ("llm", "vision", "audio") if getattr(args, name)}
     out = convert_checkpoint(
@@ -345,9 +314,9 @@ class CardArguments:
 
 @command("card", "model card of a saved folder: add MER-UniBench results, push to the Hub")
 def _card(argv: list[str]) -> int:
-    from affectgpt_hf.model_card import add_results, read_card_facts, write_model_card
-
     args, publish = parse("card", argv, CardArguments, PublishArguments)
+    from .hub.model_card import add_results, read_card_facts, write_model_card
+
     if publish.results:
         path = add_results(args.model, publish.results, publish.push_to_hub)
     else:
@@ -358,23 +327,12 @@ def _card(argv: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------- faces extract
-@dataclass
-class FacesExtractArguments:
-    """`affectgpt faces extract`: where the crops go, in which layout, how many frames, on which device."""
-
-    out: str = field(metadata={"help": "the openface_face folder to write"})
-    layout: Literal["flat", "nested"] = field(default="flat", metadata={"help": "NAME.npy or NAME/NAME.npy"})
-    preview: bool = field(default=False, metadata={"help": "also write a contact-sheet PNG beside each .npy"})
-    num_frames: int = field(default=8, metadata={"help": "frames cropped per clip (upstream's sampling)"})
-    device: str = field(default="cpu", metadata={"help": "cpu, cuda ... (detector)"})
-
-
 @command("faces extract", "videos -> openface_face/{name}.npy or {name}/{name}.npy")
 def _faces_extract(argv: list[str]) -> int:
-    from affectgpt_hf.faces_extract import run_extract
+    from .data.face_crops import FacesExtractArguments, run_extract
 
     args, extra = parse("faces extract", argv, FacesExtractArguments, extra=add_paths)
-    return run_extract(argparse.Namespace(**vars(extra), **dataclasses.asdict(args)))
+    return run_extract(extra.paths, args)
 
 
 # -------------------------------------------------------------------------------------- toy-data, quickstart, demo
@@ -389,9 +347,9 @@ class ToyDataArguments:
 
 @command("toy-data", "generate the toy emotion set (MER-Caption+ layout)")
 def _toy_data(argv: list[str]) -> int:
-    from affectgpt_hf.data.toy import write_toy_release
-
     (args,) = parse("toy-data", argv, ToyDataArguments)
+    from .data.toy import write_toy_release
+
     root = write_toy_release(args.out, n=args.n, seed=args.seed)
     print(f"wrote {args.n} clips to {root}; read it with affectgpt_hf.data.load_mer_caption({str(root)!r})")
     return 0
@@ -410,9 +368,9 @@ class QuickstartArguments:
 
 @command("quickstart", "the main job: train a tiny AffectGPT on generated clips, describe held-out ones, score")
 def _quickstart(argv: list[str]) -> int:
-    from affectgpt_hf.quickstart import QuickstartSettings, run_quickstart
-
     (args,) = parse("quickstart", argv, QuickstartArguments)
+    from .apps.quickstart import QuickstartSettings, run_quickstart
+
     settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
     overrides = {key: getattr(args, key) for key in ("n", "epochs", "seed") if getattr(args, key) is not None}
     run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides))
@@ -421,9 +379,12 @@ def _quickstart(argv: list[str]) -> int:
 
 @command("demo", "the Gradio demo (the Space) on this machine")
 def _demo(argv: list[str]) -> int:
-    from affectgpt_hf import demo
+    from .apps.arguments import DemoArguments
 
-    (args,) = parse("demo", argv, extra=demo.add_demo_arguments)  # the Space's app.py reads the same options
+    (args,) = parse("demo", argv, DemoArguments)  # the Space's app.py reads the same options
+
+    from .apps import demo
+
     demo.launch(args)
     return 0
 

@@ -23,9 +23,9 @@ import torch
 
 from .cache import file_sha256
 from .configuration_affectgpt import AffectGPTConfig
-from .model_card import CardFacts, summarize_results, write_model_card
+from .hub.model_card import CardFacts, summarize_results, write_model_card
+from .hub.paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
 from .modeling_affectgpt import HEAD_MODULES, LORA_MODULES
-from .paper import UPSTREAM_COMMIT, UPSTREAM_REPO, UPSTREAM_WEIGHTS
 
 logger = logging.getLogger(__name__)
 

@@ -14,65 +14,21 @@ path. Gradio's components are set so that Gradio itself never runs FFmpeg on an 
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import logging
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .arguments import DEFAULT_MODEL, ENV_MODEL, DemoArguments, Limits
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "runs/quickstart"
-ENV_MODEL = "AFFECTGPT_MODEL"
 TASKS = {"ov_labels": "Emotion labels (open vocabulary)", "description": "Description with reasoning"}
 API_NAME = "analyze"
-# Limits for untrusted uploads (flags of `affectgpt demo`, environment variables of the Space).
-ENV_LIMITS = {
-    "max_upload_mb": "AFFECTGPT_MAX_UPLOAD_MB",
-    "max_seconds": "AFFECTGPT_MAX_SECONDS",
-    "request_timeout_s": "AFFECTGPT_REQUEST_TIMEOUT_S",
-    "max_text_chars": "AFFECTGPT_MAX_TEXT_CHARS",
-}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), wall time of one analysis (s), and the
-    characters of the subtitle and of a free question (each)."""
-
-    max_upload_mb: float = 100.0
-    max_seconds: float = 120.0
-    request_timeout_s: float = 300.0
-    max_text_chars: float = 2000.0
-
-    def __post_init__(self):
-        for name in ENV_LIMITS:
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-                raise ValueError(f"demo limit {name} = {value!r}; expected a positive number")
-
-    @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1_000_000)
-
-    @classmethod
-    def from_env(cls, **overrides: float | None) -> Limits:
-        """Defaults, overridden by the environment (ENV_LIMITS), overridden by ``overrides`` that are not None."""
-        values = {}
-        for name, variable in ENV_LIMITS.items():
-            if overrides.get(name) is not None:
-                values[name] = float(overrides[name])
-            elif os.environ.get(variable):
-                try:
-                    values[name] = float(os.environ[variable])
-                except ValueError:
-                    raise ValueError(f"${variable} = {os.environ[variable]!r}; expected a number") from None
-        return cls(**values)
 
 
 def upload_folder() -> Path:
@@ -95,7 +51,7 @@ def check_upload(path: str, limits: Limits) -> str:
     is counted from its packets (``media.measure``), not taken from its header."""
     import gradio as gr
 
-    from .media import measure
+    from ..media import measure
 
     name = Path(path).name
     real = Path(os.path.realpath(path))
@@ -157,7 +113,7 @@ class Analyzer:
     def __init__(self, model: str | os.PathLike | None = None, device: str | None = None, max_new_tokens: int = 256):
         import torch
 
-        from .inference import load_model
+        from ..inference.batch import load_model
 
         source = resolve_model(model)
         if device is None:
@@ -170,12 +126,12 @@ class Analyzer:
             ) from error
         self.source = source
         self.max_new_tokens = max_new_tokens
-        from .faces import default_faces
+        from ..faces import default_faces
 
         self.faces = default_faces(self.processor.input_mode)  # face models: "auto" (built-in crops) or None (frames)
         self.extractor = None
         try:
-            from .unibench import get_extractor
+            from ..unibench import get_extractor
 
             self.extractor = get_extractor(None)
         except (OSError, ValueError) as error:  # no wheel files and no network: labels from the OV parser only
@@ -183,7 +139,8 @@ class Analyzer:
 
     def analyze(self, video: str | None, audio: str | None, subtitle: str | None, task: str | None) -> dict:
         """One clip -> {"text", "labels", "sectors"}; ValueError names a bad input."""
-        from .inference import Clip, describe
+        from ..inference.arguments import InferenceArguments
+        from ..inference.batch import Clip, describe
 
         if not video:
             raise ValueError("no video: upload a video clip (mp4, avi, mkv, mov, webm)")
@@ -197,10 +154,9 @@ class Analyzer:
             self.model,
             self.processor,
             [clip],
+            InferenceArguments(batch_size=1, max_new_tokens=self.max_new_tokens, num_workers=0),
             task=task,
             question=question,
-            batch_size=1,
-            max_new_tokens=self.max_new_tokens,
             skip_errors=False,
             label_extractor=extract,
             progress=False,
@@ -215,7 +171,7 @@ class Analyzer:
 
     def face_note(self) -> str:
         """What the model sees of the face, for the page: OpenFace crops are not made here."""
-        from .prompt import FACE_TOKEN, visual_token_of
+        from ..prompt import FACE_TOKEN, visual_token_of
 
         if self.faces == "auto":
             return (
@@ -230,7 +186,7 @@ class Analyzer:
         """Per wheel: its level-1 sectors and which of them the labels fall in (empty without wheel files)."""
         if self.extractor is None or not hasattr(self.extractor, "wheels"):
             return []
-        from .unibench import map_to_sectors
+        from ..unibench import map_to_sectors
 
         wheels = self.extractor.wheels
         return [
@@ -283,8 +239,8 @@ def wheel_chart(sectors: list[dict[str, object]], labels: list[str]) -> np.ndarr
 
 def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]:
     """Four toy clips (one per emotion, every cue present), written once, as Gradio example rows."""
-    from .data.toy import EMOTIONS, SUBTITLES, face_frames, synth_voice
-    from .media import write_video
+    from ..data.toy import EMOTIONS, SUBTITLES, face_frames, synth_voice
+    from ..media import write_video
 
     folder = Path(folder or Path(tempfile.gettempdir()) / "affectgpt_space_examples")
     folder.mkdir(parents=True, exist_ok=True)
@@ -377,52 +333,10 @@ def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None
     return demo
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="AffectGPT Gradio demo")
-    add_demo_arguments(parser)
-    return parser.parse_args(argv)
-
-
-def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    """--max-upload-mb, --max-seconds, --request-timeout, --max-text-chars (default: the environment's ENV_LIMITS,
-    else Limits')."""
-    defaults = Limits()
-    for flag, name, unit in (
-        ("--max-upload-mb", "max_upload_mb", "MB per upload"),
-        ("--max-seconds", "max_seconds", "seconds per clip"),
-        ("--request-timeout", "request_timeout_s", "seconds per analysis"),
-        ("--max-text-chars", "max_text_chars", "characters of the subtitle, and of a free question"),
-    ):
-        parser.add_argument(
-            flag,
-            dest=name,
-            type=float,
-            default=None,
-            help=f"{unit} (default: ${ENV_LIMITS[name]} or {getattr(defaults, name):g})",
-        )
-
-
-def limits_from_args(args: argparse.Namespace) -> Limits:
-    return Limits.from_env(**{name: getattr(args, name, None) for name in ENV_LIMITS})
-
-
-def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --host, --port, --share and the limits (shared by `affectgpt demo` and the Space's app.py)."""
-    parser.add_argument("--model", default=None, help=f"folder or Hub id (default: ${ENV_MODEL} or {DEFAULT_MODEL})")
-    parser.add_argument(
-        "--host",
-        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        help="address to listen on, 0.0.0.0 for all interfaces (default: $GRADIO_SERVER_NAME or 127.0.0.1)",
-    )
-    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    add_limit_arguments(parser)
-
-
-def launch(args: argparse.Namespace, **kwargs):
+def launch(args: DemoArguments, **kwargs):
     """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed). Gradio itself stops an
     upload over the size cap while it streams in (``max_file_size``)."""
-    limits = limits_from_args(args)
+    limits = args.limits()
     demo = build_demo(args.model, limits=limits)
     kwargs.setdefault("max_file_size", limits.max_upload_bytes)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **kwargs)
@@ -432,7 +346,6 @@ def launch(args: argparse.Namespace, **kwargs):
 __all__ = [
     "API_NAME",
     "Analyzer",
-    "Limits",
     "build_demo",
     "check_upload",
     "example_clips",

@@ -12,7 +12,7 @@ Steps, all through the code paths a user runs:
    steps, the learning rate warmed up to 8e-3 then cosine down to 4e-4, the loss from the model's logits at the
    supervised positions (the CPU default of ``fused_lm_head``: several times the steps/s of TRL's fused head here),
    saved with its processor to ``OUT`` (where ``affectgpt describe`` and the Space look by default);
-6. ``inference.load_model`` + ``inference.describe`` (OV-label task) on the held-out clips, whole and with black
+6. ``inference.load_model`` + ``inference.batch`` (OV-label task) on the held-out clips, whole and with black
    frames, silence or an empty subtitle;
 7. ``unibench.hit_rate`` against each clip's emotion and ``unibench.ovmer_scores`` against its label list ->
    ``OUT/report.json`` (``hit_rate``), ``OUT/report.md`` and ``OUT/report.png``.
@@ -35,12 +35,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.toy import EMOTIONS, OV_LABELS, read_toy_meta, write_toy_release
-from .inference import Clip, describe, load_model
-from .jsonl import write_jsonl
-from .modeling_affectgpt import AffectGPTForConditionalGeneration
-from .report_files import BarChart, table_lines, write_report_files
-from .variants import VARIANTS, generation_config, variant_config, variant_processor
+from ..data.toy import EMOTIONS, OV_LABELS, read_toy_meta, write_toy_release
+from ..hub.variants import VARIANTS, generation_config, variant_config, variant_processor
+from ..inference.arguments import InferenceArguments
+from ..inference.batch import Clip, describe, load_model
+from ..modeling_affectgpt import AffectGPTForConditionalGeneration
+from ..utils.jsonl import write_jsonl
+from ..utils.report import BarChart, table_lines, write_report_files
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def _save_base_model(folder: Path, seed: int) -> tuple[AffectGPTForConditionalGe
 
 def score(labels: list[list[str]], emotions: list[str]) -> dict[str, float]:
     """MER-UniBench scores of predicted label lists: hit rate against the emotion, OV F-score against its labels."""
-    from .unibench import hit_rate, ovmer_scores
+    from ..unibench import hit_rate, ovmer_scores
 
     hits = hit_rate(labels, emotions)
     ov = ovmer_scores(labels, [OV_LABELS[emotion] for emotion in emotions])
@@ -118,9 +119,9 @@ def score(labels: list[list[str]], emotions: list[str]) -> dict[str, float]:
 def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[str], settings: QuickstartSettings):
     """Cache the frozen towers' features of the training rows and run the SFT recipe; the model lands in
     ``output_dir``."""
-    from .data import load_mer_caption
-    from .training import AffectGPTSFTConfig, DataArguments, ModelArguments, cache_features, train
-    from .training.features import write_features_info
+    from ..data import load_mer_caption
+    from ..training import AffectGPTSFTConfig, DataArguments, ModelArguments, cache_features, train
+    from ..training.features import write_features_info
 
     dataset = load_mer_caption(release, cache_dir=work / "datasets_cache")
     keep = set(train_names)
@@ -238,9 +239,8 @@ def describe_held_out(
     predictions: dict[str, list[dict]] = {}
     for condition in conditions:
         clips = [_toy_clip(release, name, subtitle_of[name], condition) for name in test["name"]]
-        described = describe(
-            model, processor, clips, task="ov_labels", max_new_tokens=settings.max_new_tokens, batch_size=16
-        )
+        runtime = InferenceArguments(batch_size=16, max_new_tokens=settings.max_new_tokens, num_workers=0)
+        described = describe(model, processor, clips, runtime, task="ov_labels")
         failed = [r.name for r in described if r.error]
         if failed:
             raise ValueError(f"describe failed on held-out clips {failed}: {[r.error for r in described if r.error]}")
@@ -310,7 +310,7 @@ def write_quickstart_report(report: dict, predictions: dict[str, list[dict]], ou
 def write_quickstart_card(out: Path, report: dict) -> Path:
     """The model folder's card: the one `train` wrote (same template, same recipe), marked as the quickstart's and
     with the held-out toy scores."""
-    from .model_card import read_card_facts, write_model_card
+    from ..hub.model_card import read_card_facts, write_model_card
 
     facts = read_card_facts(out)
     facts.made_by = "quickstart"

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cache import stat_fingerprint
-from .jsonl import read_jsonl, write_jsonl
+from ..cache import stat_fingerprint
+from ..utils.jsonl import read_jsonl, write_jsonl
 
 
 def slug(text: str) -> str:

@@ -1,7 +1,7 @@
 """MER-UniBench end to end: the 9 test sets -> batched inference -> label extraction -> scores -> report.
 
 `affectgpt benchmark` runs this. Each clip is described with upstream's OV question (upstream's ``--zeroshot``; the
-subtitle upstream feeds, Chinese for MER2024) through :func:`inference.describe`; labels come from unibench's offline
+subtitle upstream feeds, Chinese for MER2024) through :func:`inference.batch`; labels come from unibench's offline
 extractor or an LLM judge; OV lists become sentiment for the 4 sentiment sets; unibench scores them. Protocols: one
 checkpoint (default) or upstream's best epoch per data set over ``checkpoints``. Everything is cached per data set
 and checkpoint under ``output_dir`` (an interrupted run continues, a re-score runs no inference; the layout is in
@@ -21,14 +21,22 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from .benchmark_data import CONFIG_OF, TestSet, load_testset, resolve_datasets
-from .benchmark_files import (
+from ..data.builder import release_fingerprint
+from ..inference.arguments import generation_kwargs
+from ..inference.batch import Clip, describe, load_model
+from ..unibench import get_extractor, score_predictions
+from ..unibench.benchsets import BenchSet
+from ..unibench.files import LABELS, SENTIMENT, Predictions
+from ..utils.distributed import Processes, free_accelerator_memory
+from ..utils.jsonl import append_jsonl, read_jsonl
+from .arguments import BenchmarkConfig
+from .outputs import (
     answer_digest,
     answer_row,
     answered,
@@ -40,7 +48,7 @@ from .benchmark_files import (
     slug,
     write_upstream_npz,
 )
-from .benchmark_report import (
+from .summary import (
     BEST_EPOCH,
     SINGLE,
     DatasetResult,
@@ -53,44 +61,7 @@ from .benchmark_report import (
     write_benchmark_report,
     write_samples,
 )
-from .data.builder import release_fingerprint
-from .inference import Clip, InferenceArguments, describe, generation_kwargs, load_model
-from .jsonl import append_jsonl, read_jsonl
-from .processes import Processes, free_accelerator_memory
-from .unibench import get_extractor, score_predictions
-from .unibench.benchsets import BenchSet
-from .unibench.extraction import ScoringArguments
-from .unibench.files import LABELS, SENTIMENT, Predictions
-
-
-@dataclass
-class BenchmarkConfig(InferenceArguments, ScoringArguments):
-    """What one benchmark run does (also the options of `affectgpt benchmark`): these fields, plus how clips run
-    through the model (:class:`InferenceArguments`) and how answers are scored (:class:`ScoringArguments`).
-    ``checkpoints`` (folders, or names under ``model``) turn on the best-epoch protocol; ``limit`` keeps the first N
-    clips of each set (smoke runs; the report says so)."""
-
-    model: str | None = field(
-        default=None, metadata={"help": "a saved AffectGPT folder or Hub id (or the folder holding --checkpoints)"}
-    )
-    data_root: str = field(
-        default="", metadata={"help": "folder holding the upstream test-set releases", "required": True}
-    )
-    datasets: list[str] | None = field(
-        default=None, metadata={"help": "subset, e.g. MER2023 OVMERDPlus or mer2023 ov_merd_plus (default: all 9)"}
-    )
-    checkpoints: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "several checkpoint folders (paths or names under --model): upstream's best epoch per data set"
-        },
-    )
-    output_dir: str = field(default="runs/benchmark", metadata={"help": "report and caches (reruns continue here)"})
-    upstream_npz: bool = field(default=False, metadata={"help": "also write upstream's result npz files"})
-    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache for the built test sets"})
-    limit: int | None = field(default=None, metadata={"help": "first N clips of each set (smoke runs)"})
-    progress: bool = field(default=True, metadata={"help": "progress bars (--no-progress: none)"})
-
+from .testsets import CONFIG_OF, TestSet, load_testset, resolve_datasets
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Checkpoints.
@@ -125,7 +96,7 @@ def resolve_checkpoints(model: str | None, checkpoints: Sequence[str] | None) ->
 class BenchmarkRunner:
     """Runs a :class:`BenchmarkConfig`: inference per checkpoint and set (answers cached), then extraction and scores
     (main process), then the report. ``on_dataset_done(dataset, checkpoint_tag)`` is called once a set's answers are
-    all cached (main process; tests stop there); ``describe_fn`` replaces :func:`inference.describe` (results it
+    all cached (main process; tests stop there); ``describe_fn`` replaces :func:`inference.batch` (results it
     passes to ``on_batch`` are cached as they come, the rest of what it returns at the end)."""
 
     def __init__(
@@ -183,7 +154,7 @@ class BenchmarkRunner:
             if self.config.judge:
                 self._extractor = get_extractor(self.config.judge, sampling=self.config.judge_sampling)
             else:
-                from .unibench import LexiconExtractor, load_wheels
+                from ..unibench import LexiconExtractor, load_wheels
 
                 self._extractor = LexiconExtractor(load_wheels(self.config.wheel_dir))
         return self._extractor
@@ -271,7 +242,7 @@ class BenchmarkRunner:
         started = time.perf_counter()
         base_seed = None if config.seed is None else config.seed + zlib.crc32(spec.name.encode()) % 100_003
         if any(clip.faces is None for clip in shard):  # no OpenFace crops: face models crop faces from the video
-            from .faces import default_faces
+            from ..faces import default_faces
 
             auto = default_faces(processor.input_mode)
             shard = [clip if clip.faces is not None else replace(clip, faces=auto) for clip in shard]
@@ -286,15 +257,10 @@ class BenchmarkRunner:
             model,
             processor,
             shard,
+            runtime=replace(config, seed=base_seed),  # its InferenceArguments fields
             task="ov_labels",
-            batch_size=config.batch_size,
-            upstream_sampling=config.upstream_sampling,
-            seed=base_seed,
             seed_each_batch=True,  # batch k: base_seed + k
-            max_new_tokens=config.max_new_tokens,
             progress=False,
-            num_workers=config.num_workers,
-            clip_timeout=config.clip_timeout,
             on_batch=append,  # each batch cached as it comes
             on_no_face="frames",  # a clip without a face gets the frame input and is counted, not dropped
         )
@@ -387,7 +353,6 @@ __all__ = [
     "BEST_EPOCH",
     "CONFIG_OF",
     "SINGLE",
-    "BenchmarkConfig",
     "BenchmarkRunner",
     "TestSet",
     "load_testset",

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .benchmark_data import TestSet
-from .jsonl import write_jsonl
-from .report_files import BarChart, table_lines, write_report_files
-from .unibench import DATASETS, PAPER_TABLE2, best_epoch, unibench_mean
-from .unibench.benchsets import PAPER_AFFECTGPT_ROWS, PAPER_SECONDARY, BenchSet
+from ..unibench import DATASETS, PAPER_TABLE2, best_epoch, unibench_mean
+from ..unibench.benchsets import PAPER_AFFECTGPT_ROWS, PAPER_SECONDARY, BenchSet
+from ..utils.jsonl import write_jsonl
+from ..utils.report import BarChart, table_lines, write_report_files
+from .testsets import TestSet
 
 if TYPE_CHECKING:
-    from .benchmark import BenchmarkConfig
+    from .arguments import BenchmarkConfig
 
 SINGLE = "single checkpoint"
 BEST_EPOCH = "upstream best epoch per data set (argmax of the primary metric over the checkpoints)"

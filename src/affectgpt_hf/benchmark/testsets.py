@@ -7,10 +7,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .data import LAYOUTS, load_unibench
-from .inference import Clip
-from .unibench import DATASETS, get_benchset
-from .unibench.benchsets import BenchSet
+from ..data import LAYOUTS, load_unibench
+from ..inference.batch import Clip
+from ..unibench import DATASETS, get_benchset
+from ..unibench.benchsets import BenchSet
 
 # MER-UniBench set (upstream key, unibench's name) -> data builder config.
 CONFIG_OF: dict[str, str] = {
@@ -73,8 +73,8 @@ def load_testset(data_root: str | os.PathLike, spec: BenchSet, cache_dir: str | 
 
 
 def _has_face_folder(data_root: str | os.PathLike, config: str) -> bool:
-    from .data.layouts import get_layout
-    from .data.releases import resolve_release_dir
+    from ..data.layouts import get_layout
+    from ..data.releases import resolve_release_dir
 
     layout = get_layout(config)
     return (resolve_release_dir(data_root, layout.name) / layout.face_pattern.split("/")[0]).is_dir()

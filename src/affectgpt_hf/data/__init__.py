@@ -1,51 +1,35 @@
 """MER-Caption builders, the Hub-folder writer, the SFT view and mini releases (README.md, "Use")."""
 
-from affectgpt_hf.data.builder import (
-    MERBuilder,
-    MERConfig,
-    PathAudio,
-    build_dataset,
-    features_for,
-    load_mer_caption,
-    load_unibench,
-)
-from affectgpt_hf.data.hub import attach_media, dataset_card, load_hub_folder, push_to_hub, write_hub_folder
-from affectgpt_hf.data.layouts import (
-    CAPTION_CONFIGS,
-    LAYOUTS,
-    MODEL_SUBTITLE,
-    UNIBENCH_CONFIGS,
-    ReleaseLayout,
-    get_layout,
-)
-from affectgpt_hf.data.releases import ReleaseError, read_release, resolve_release_dir
-from affectgpt_hf.data.sft import TASKS, add_sft_columns, choose_question, pick_pair, sft_pairs
+from .._lazy import lazy_exports
 
-__all__ = [
-    "CAPTION_CONFIGS",
-    "LAYOUTS",
-    "MODEL_SUBTITLE",
-    "TASKS",
-    "UNIBENCH_CONFIGS",
-    "MERBuilder",
-    "MERConfig",
-    "PathAudio",
-    "ReleaseError",
-    "ReleaseLayout",
-    "add_sft_columns",
-    "attach_media",
-    "build_dataset",
-    "choose_question",
-    "dataset_card",
-    "features_for",
-    "load_hub_folder",
-    "get_layout",
-    "load_mer_caption",
-    "load_unibench",
-    "pick_pair",
-    "push_to_hub",
-    "read_release",
-    "resolve_release_dir",
-    "sft_pairs",
-    "write_hub_folder",
-]
+_EXPORTS = {
+    "MERBuilder": "builder",
+    "MERConfig": "builder",
+    "PathAudio": "builder",
+    "build_dataset": "builder",
+    "features_for": "builder",
+    "load_mer_caption": "builder",
+    "load_unibench": "builder",
+    "attach_media": "hub",
+    "dataset_card": "hub",
+    "load_hub_folder": "hub",
+    "push_to_hub": "hub",
+    "write_hub_folder": "hub",
+    "CAPTION_CONFIGS": "layouts",
+    "LAYOUTS": "layouts",
+    "MODEL_SUBTITLE": "layouts",
+    "ReleaseLayout": "layouts",
+    "UNIBENCH_CONFIGS": "layouts",
+    "get_layout": "layouts",
+    "ReleaseError": "releases",
+    "read_release": "releases",
+    "resolve_release_dir": "releases",
+    "TASKS": "sft",
+    "add_sft_columns": "sft",
+    "choose_question": "sft",
+    "pick_pair": "sft",
+    "sft_pairs": "sft",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import datasets
 
-from affectgpt_hf.cache import source_digest, stat_fingerprint
-from affectgpt_hf.data.layouts import LAYOUTS, ReleaseLayout, get_layout
-from affectgpt_hf.data.releases import MEDIA_KINDS, ReleaseError, check_rows, read_release, resolve_release_dir
-from affectgpt_hf.paper import CITATION
+from ..cache import source_digest, stat_fingerprint
+from ..hub.paper import CITATION
+from .layouts import LAYOUTS, ReleaseLayout, get_layout
+from .releases import MEDIA_KINDS, ReleaseError, check_rows, read_release, resolve_release_dir
 
 _VERSION = datasets.Version("1.0.0")
 _SHARDS = 64  # row chunks handed to the workers when num_proc > 1

@@ -13,21 +13,29 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-import numpy as np
-from tqdm.auto import tqdm
+from ..inference.inputs import find_clips
+from ..utils.distributed import process_rank
+from .layouts import FACE_FILES
 
-from .faces import NoFaceError, contact_sheet, video_face_crops
-from .inference import find_clips
 
-LAYOUTS = {"flat": "{name}.npy", "nested": "{name}/{name}.npy"}
+@dataclass
+class FacesExtractArguments:
+    """`affectgpt faces extract`: where the crops go, in which layout, how many frames, on which device."""
+
+    out: str = field(metadata={"help": "the openface_face folder to write"})
+    layout: Literal["flat", "nested"] = field(default="flat", metadata={"help": "NAME.npy or NAME/NAME.npy"})
+    preview: bool = field(default=False, metadata={"help": "also write a contact-sheet PNG beside each .npy"})
+    num_frames: int = field(default=8, metadata={"help": "frames cropped per clip (upstream's sampling)"})
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda ... (detector)"})
 
 
 def face_path(out: str | os.PathLike, name: str, layout: str) -> Path:
     """Where a clip's crops go: OUT/NAME.npy (flat) or OUT/NAME/NAME.npy (nested)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
-    return Path(out) / LAYOUTS[layout].format(name=name)
+    if layout not in FACE_FILES:
+        raise ValueError(f"layout must be one of {sorted(FACE_FILES)}, got {layout!r}")
+    return Path(out) / FACE_FILES[layout].format(name=name)
 
 
 @dataclass
@@ -38,21 +46,9 @@ class ExtractReport:
     frames_without_face: dict[str, int] = field(default_factory=dict)
 
 
-def _shard(items: list, rank: int, world: int) -> list:
-    return items[rank::world]
+def _save(path: Path, array) -> None:
+    import numpy as np
 
-
-def _process_rank() -> tuple[int, int]:
-    """(rank, world size) of this process under accelerate / torchrun; (0, 1) when run alone."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from accelerate import PartialState
-
-        state = PartialState()
-        return state.process_index, state.num_processes
-    return 0, 1
-
-
-def _save(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     with open(partial, "wb") as handle:
@@ -60,7 +56,7 @@ def _save(path: Path, array: np.ndarray) -> None:
     os.replace(partial, path)
 
 
-def _save_png(path: Path, image: np.ndarray) -> None:
+def _save_png(path: Path, image) -> None:
     from PIL import Image
 
     partial = path.with_name(path.name + ".partial")
@@ -78,15 +74,19 @@ def extract_faces(
     progress: bool = True,
 ) -> ExtractReport:
     """Crop the faces of every video in ``paths`` (files or folders) into ``out``; see the module docstring."""
+    from tqdm.auto import tqdm
+
+    from ..faces import contact_sheet, video_face_crops
+
     face_path(out, "x", layout)  # validates the layout before any work
     clips = find_clips(paths)
     names = [clip.stem for clip in clips]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"several videos share the name(s) {duplicates}; each clip needs its own {layout} file")
-    rank, world = _process_rank()
+    rank, world = process_rank()
     report = ExtractReport()
-    for clip in tqdm(_shard(clips, rank, world), desc=f"faces (process {rank})", unit="clip", disable=not progress):
+    for clip in tqdm(clips[rank::world], desc=f"faces (process {rank})", unit="clip", disable=not progress):
         target = face_path(out, clip.stem, layout)
         if target.exists():
             report.skipped_existing.append(clip.stem)
@@ -104,9 +104,10 @@ def extract_faces(
     return report
 
 
-def run_extract(args) -> int:
+def run_extract(paths: list[str], args: FacesExtractArguments) -> int:
+    """`affectgpt faces extract`: the crops of ``paths``' videos, a summary on stderr; 1 when a clip failed."""
     report = extract_faces(
-        args.paths, args.out, layout=args.layout, preview=args.preview, num_frames=args.num_frames, device=args.device
+        paths, args.out, layout=args.layout, preview=args.preview, num_frames=args.num_frames, device=args.device
     )
     reused = sum(report.frames_without_face.values())
     print(
@@ -119,4 +120,4 @@ def run_extract(args) -> int:
     return 1 if report.failed else 0
 
 
-__all__ = ["ExtractReport", "LAYOUTS", "NoFaceError", "extract_faces", "face_path", "run_extract"]
+__all__ = ["ExtractReport", "FacesExtractArguments", "extract_faces", "face_path", "run_extract"]

@@ -26,11 +26,11 @@ import pyarrow as pa
 import yaml
 from datasets.table import embed_table_storage
 
-from affectgpt_hf.cache import file_sha256
-from affectgpt_hf.data.builder import CITATION, PathAudio, build_dataset
-from affectgpt_hf.data.layouts import CAPTION_CONFIGS, LAYOUTS, MODEL_SUBTITLE, get_layout
-from affectgpt_hf.data.releases import MEDIA_KINDS, media_paths, report_problems, resolve_release_dir
-from affectgpt_hf.paper import ARXIV_TAG, PAPER_URL
+from ..cache import file_sha256
+from ..hub.paper import ARXIV_TAG, PAPER_URL
+from .builder import CITATION, PathAudio, build_dataset
+from .layouts import CAPTION_CONFIGS, LAYOUTS, MODEL_SUBTITLE, get_layout
+from .releases import MEDIA_KINDS, media_paths, report_problems, resolve_release_dir
 
 LICENSE = "cc-by-nc-4.0"
 GATING_TEXT = (
@@ -97,7 +97,7 @@ def write_hub_folder(
 
 def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = True, token: str | None = None) -> str:
     """Upload a built folder as a (private, by default) dataset repo; returns the commit URL."""
-    from affectgpt_hf.push import push_folder
+    from ..hub.push import push_folder
 
     return push_folder(
         folder,

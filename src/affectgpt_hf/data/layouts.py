@@ -51,7 +51,10 @@ class ReleaseLayout:
 
 _MER2025_SUBTITLES = {"subtitle_en": "english", "subtitle_zh": "chinese"}
 _ENGCHI = {"subtitle_en": "english", "subtitle_zh": "chinese"}
-_FLAT_FACE = "openface_face/{name}.npy"
+FACE_FILES = {"flat": "{name}.npy", "nested": "{name}/{name}.npy"}
+"""The two layouts of OpenFace crop files in a release's ``openface_face`` folder (``faces extract --layout``)."""
+_FLAT_FACE = "openface_face/" + FACE_FILES["flat"]
+_NESTED_FACE = "openface_face/" + FACE_FILES["nested"]
 
 LAYOUTS: dict[str, ReleaseLayout] = {
     layout.name: layout
@@ -63,7 +66,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             task="caption",
             video_dir="video",
             audio_dir="audio",
-            face_pattern="openface_face/{name}/{name}.npy",
+            face_pattern=_NESTED_FACE,
             video_exts=(".mp4",),
             subtitle_csv="subtitle_chieng.csv",
             subtitle_columns=_MER2025_SUBTITLES,
@@ -81,7 +84,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             task="caption",
             video_dir="video",
             audio_dir="audio",
-            face_pattern="openface_face/{name}/{name}.npy",
+            face_pattern=_NESTED_FACE,
             video_exts=(".mp4",),
             subtitle_csv="subtitle_chieng.csv",
             subtitle_columns=_MER2025_SUBTITLES,

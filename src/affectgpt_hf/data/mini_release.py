@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affectgpt_hf.data.layouts import LAYOUTS, get_layout
+from .layouts import LAYOUTS, get_layout
 
 SAMPLE_DESCRIPTIONS = (
     "In the video, the man frowns and raises his voice; the subtitle says he was told already, so he is angry.",
@@ -63,7 +63,7 @@ def write_wav(path: str | os.PathLike, seed: int = 0, seconds: float = 1.0) -> N
 def _media_writer(name: str):
     """media.py's writer when that module is there (it is the project's one media module), else None."""
     try:
-        from affectgpt_hf import media
+        from .. import media
     except ImportError:
         return None
     return getattr(media, name, None)

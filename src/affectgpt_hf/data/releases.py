@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affectgpt_hf.data.layouts import ReleaseLayout, get_layout
-from affectgpt_hf.npz import load_npz
-from affectgpt_hf.prompt import parse_label_string
+from ..prompt import parse_label_string
+from ..utils.npz import load_npz
+from .layouts import ReleaseLayout, get_layout
 
 MEDIA_KINDS = ("video", "audio", "face")
 _SHOWN_NAMES = 50
@@ -163,7 +163,7 @@ def media_problem(path: str, verify: bool = False) -> str | None:
         if not check(head):
             return f"broken file {path} (not a {os.path.splitext(path)[1]} container)"
     if verify:
-        from affectgpt_hf import media
+        from .. import media
 
         try:
             if path.endswith(".npy"):

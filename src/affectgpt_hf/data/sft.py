@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import datasets
 
-from affectgpt_hf.prompt import QUESTIONS, format_ov_answer
+from ..prompt import QUESTIONS, format_ov_answer
 
 TASKS = ("description", "ov_labels")  # upstream's label_type_candidates order: ['description', 'ovlabel']
 

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from affectgpt_hf.media import write_audio, write_video
-from affectgpt_hf.pipeline import usable_cpus
+from ..inference.prefetch import usable_cpus
+from ..media import write_audio, write_video
 
 EMOTIONS = ("happy", "sad", "angry", "surprised")
 MODALITIES = ("face", "voice", "text")

@@ -338,7 +338,7 @@ def render_model_card(folder: str | os.PathLike, facts: CardFacts, model_id: str
     tag, base_model, model-index) and the sections of TEMPLATE."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    from .configuration_affectgpt import AffectGPTConfig
+    from ..configuration_affectgpt import AffectGPTConfig
 
     config = AffectGPTConfig.from_pretrained(folder)
     model_id = model_id or facts.model_id or str(folder)
@@ -428,7 +428,7 @@ def summarize_results(
             f"results file {path} comes from a limited run (first {report['limit']} clips of each set), which is not "
             f"comparable with the paper; run affectgpt benchmark without --limit"
         )
-    from .unibench import PAPER_TABLE2
+    from ..unibench import PAPER_TABLE2
 
     paper = PAPER_TABLE2["AffectGPT (A,V,T)"]
     datasets = {

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from transformers import GenerationConfig
 
-from .configuration_affectgpt import PLACEHOLDER_ID_FIELDS, AffectGPTConfig
-from .tokenizer import BOS_TOKEN, ENDOFTEXT_TOKEN, EOS_TOKEN, FULL_VOCAB, added_token_id
+from ..configuration_affectgpt import PLACEHOLDER_ID_FIELDS, AffectGPTConfig
+from ..tokenizer import BOS_TOKEN, ENDOFTEXT_TOKEN, EOS_TOKEN, FULL_VOCAB, added_token_id
 
 ANSWER_STOP_ID = 14374  # "###" in Qwen2.5's vocabulary (kept by the tiny tokenizer's 16,384 ranks)
 
@@ -88,7 +88,7 @@ def variant_config(name: str, **overrides) -> AffectGPTConfig:
 
 def variant_processor(name: str, **overrides):
     """The AffectGPTProcessor of a released variant, with Qwen2.5's tokenizer (or the tiny one) built offline."""
-    from .processing_affectgpt import AffectGPTProcessor
+    from ..processing_affectgpt import AffectGPTProcessor
 
     settings, ranks = VARIANTS[name]
     return AffectGPTProcessor.from_settings(

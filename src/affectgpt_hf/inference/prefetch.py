@@ -1,5 +1,5 @@
 """The prefetching input pipeline: batches of clips (or data-set rows) prepared in torch DataLoader worker processes
-while the main process runs the model; `inference.describe` (`affectgpt describe`, the benchmark runner) and the
+while the main process runs the model; `inference.batch` (`affectgpt describe`, the benchmark runner) and the
 feature cache use it. Also the per-clip deadline that turns a decoder stuck on a stalled read into a reported bad clip.
 
 Batches are fixed chunks of ``batch_size`` consecutive items, delivered in order, so the model sees the same batches
@@ -24,16 +24,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 logger = logging.getLogger(__name__)
 
-# Seconds one clip may take to decode and process before it is skipped as unreadable. A 3.5 s 1080p clip takes about
-# 0.25 s on one core, so only a stalled read (a pipe, a hung network mount) or a decoder loop gets near it.
-CLIP_TIMEOUT = 120.0
 _TICK = 0.1  # after the deadline, SIGALRM again every _TICK s: PyAV drops an exception raised inside its read callback
-
-
-def check_clip_timeout(seconds: float | None) -> None:
-    """ValueError unless ``seconds`` is a per-clip deadline :func:`deadline` takes: > 0, or 0 / None for none."""
-    if seconds is not None and not seconds >= 0:
-        raise ValueError(f"clip timeout {seconds}; expected seconds per clip > 0 (0 or None: no timeout)")
 
 
 class ClipTimeout(ValueError):
@@ -276,12 +267,10 @@ class Prefetcher:
 
 
 __all__ = [
-    "CLIP_TIMEOUT",
     "ClipTimeout",
     "Prefetcher",
     "Prepared",
     "WorkerError",
-    "check_clip_timeout",
     "deadline",
     "default_num_workers",
     "model_threads_left",

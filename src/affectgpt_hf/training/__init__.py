@@ -1,50 +1,32 @@
 """The SFT recipe (TRL `SFTTrainer` + PEFT LoRA under accelerate) and the encoder feature cache."""
 
-from affectgpt_hf.training.arguments import (
-    LANGUAGE_MODEL_LORA_TARGETS,
-    AffectGPTSFTConfig,
-    DataArguments,
-    ModelArguments,
-)
-from affectgpt_hf.training.collator import IGNORE_INDEX, AffectGPTSFTCollator, media_source, redraw_index
-from affectgpt_hf.training.features import cache_features, encode_batch, towers_checksum
-from affectgpt_hf.training.trainer import (
-    AffectGPTTrainer,
-    EpochCallback,
-    build_model,
-    build_processor,
-    build_trainer,
-    head_module_names,
-    load_training_dataset,
-    parse_train_args,
-    prepare_trainable,
-    save_trained,
-    train,
-    upstream_lr_factor,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "IGNORE_INDEX",
-    "LANGUAGE_MODEL_LORA_TARGETS",
-    "AffectGPTSFTCollator",
-    "AffectGPTSFTConfig",
-    "AffectGPTTrainer",
-    "DataArguments",
-    "EpochCallback",
-    "ModelArguments",
-    "build_model",
-    "build_processor",
-    "build_trainer",
-    "cache_features",
-    "encode_batch",
-    "head_module_names",
-    "load_training_dataset",
-    "media_source",
-    "parse_train_args",
-    "prepare_trainable",
-    "redraw_index",
-    "save_trained",
-    "towers_checksum",
-    "train",
-    "upstream_lr_factor",
-]
+_EXPORTS = {
+    "AffectGPTSFTConfig": "arguments",
+    "DataArguments": "arguments",
+    "LANGUAGE_MODEL_LORA_TARGETS": "arguments",
+    "ModelArguments": "arguments",
+    "AffectGPTSFTCollator": "collator",
+    "IGNORE_INDEX": "collator",
+    "media_source": "collator",
+    "redraw_index": "collator",
+    "cache_features": "features",
+    "encode_batch": "features",
+    "towers_checksum": "features",
+    "AffectGPTTrainer": "trainer",
+    "EpochCallback": "trainer",
+    "build_model": "trainer",
+    "build_processor": "trainer",
+    "build_trainer": "trainer",
+    "head_module_names": "trainer",
+    "load_training_dataset": "trainer",
+    "parse_train_args": "trainer",
+    "prepare_trainable": "trainer",
+    "save_trained": "trainer",
+    "train": "trainer",
+    "upstream_lr_factor": "trainer",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from affectgpt_hf.modeling_affectgpt import LORA_MODULES
+from ..modeling_affectgpt import LORA_MODULES
 
 # LoRA on the language model's attention and MLP projections only: a plain name list (q_proj, ..., down_proj) would
 # also hit CLIP's q/k/v projections and HuBERT's, which upstream keeps frozen.

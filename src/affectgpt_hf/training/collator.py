@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from affectgpt_hf.data.sft import pick_pair
-from affectgpt_hf.prompt import format_training_target, render_prompt, uses_audio_of, visual_token_of
+from ..data.sft import pick_pair
+from ..prompt import format_training_target, render_prompt, uses_audio_of, visual_token_of
 
 IGNORE_INDEX = -100
 VIDEO_FEATURES, AUDIO_FEATURES = "video_features", "audio_features"

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from datasets.fingerprint import generate_random_fingerprint
 
-from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
-from affectgpt_hf.data.releases import report_problems
-from affectgpt_hf.modeling_affectgpt import AffectGPTForConditionalGeneration
-from affectgpt_hf.pipeline import Prefetcher, Prepared
-from affectgpt_hf.training.collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
+from ..configuration_affectgpt import AffectGPTConfig
+from ..data.releases import report_problems
+from ..inference.prefetch import Prefetcher, Prepared
+from ..modeling_affectgpt import AffectGPTForConditionalGeneration
+from .cache_arguments import CacheFeaturesArguments
+from .collator import AUDIO_FEATURES, VIDEO_FEATURES, media_source
 
 FEATURES_INFO = "affectgpt_features.json"
 
@@ -204,8 +205,8 @@ def load_towers(
     without `vision` / `audio` gives the seeded random init that `affectgpt train` makes with the same seed."""
     from transformers import AutoModel, CLIPVisionModelWithProjection, set_seed
 
-    from affectgpt_hf.training.arguments import ModelArguments
-    from affectgpt_hf.training.trainer import build_model
+    from .arguments import ModelArguments
+    from .trainer import build_model
 
     if vision is None and audio is None:
         set_seed(seed)
@@ -231,37 +232,27 @@ def load_towers(
     return built
 
 
-def cache_features_command(
-    model: str,
-    dataset_dir: str,
-    output_dir: str,
-    vision: str | None = None,
-    audio: str | None = None,
-    config_name: str = "mer_caption_plus",
-    split: str = "train",
-    batch_size: int = 8,
-    seed: int = 42,
-    keep_media: bool = True,
-    num_workers: int | None = None,
-    skip_missing: bool = False,
-) -> Path:
-    """`affectgpt cache-features`: towers of `model` over the rows of `dataset_dir` -> `output_dir` (save_to_disk)."""
-    from affectgpt_hf.inference import model_source
-    from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
-    from affectgpt_hf.training.arguments import DataArguments
-    from affectgpt_hf.training.trainer import dataset_fingerprint, load_training_dataset
+def cache_features_command(args: CacheFeaturesArguments) -> Path:
+    """`affectgpt cache-features`: the towers of ``args.model`` over the rows of ``args.dataset`` -> ``args.output``
+    (save_to_disk), with what made them (`affectgpt_features.json`)."""
+    from ..inference.batch import model_source
+    from ..processing_affectgpt import AffectGPTProcessor
+    from .arguments import DataArguments
+    from .trainer import dataset_fingerprint, load_training_dataset
 
-    source = DataArguments(dataset_dir=os.path.abspath(dataset_dir), dataset_config=config_name, dataset_split=split)
+    source = DataArguments(
+        dataset_dir=os.path.abspath(args.dataset), dataset_config=args.config, dataset_split=args.split
+    )
     rows = load_training_dataset(source)
     data = {
         "dataset_dir": source.dataset_dir,
-        "dataset_config": config_name,
-        "dataset_split": split,
+        "dataset_config": args.config,
+        "dataset_split": args.split,
         "fingerprint": dataset_fingerprint(source),
     }
-    with model_source(model):  # a wrong --model is named before any tower loads
-        processor = AffectGPTProcessor.from_pretrained(model)
-    towers = load_towers(model, vision=vision, audio=audio, seed=seed)
+    with model_source(args.model):  # a wrong --model is named before any tower loads
+        processor = AffectGPTProcessor.from_pretrained(args.model)
+    towers = load_towers(args.model, vision=args.vision, audio=args.audio, seed=args.seed)
     if torch.cuda.is_available():  # only the towers run
         for tower in (towers.model.vision_tower, towers.model.audio_tower):
             if tower is not None:
@@ -270,12 +261,12 @@ def cache_features_command(
         towers,
         processor,
         rows,
-        batch_size=batch_size,
-        keep_media=keep_media,
-        num_workers=num_workers,
-        skip_missing=skip_missing,
+        batch_size=args.batch_size,
+        keep_media=not args.drop_media,
+        num_workers=args.num_workers,
+        skip_missing=args.skip_missing,
     )
-    out = Path(output_dir)
+    out = Path(args.output)
     cached.save_to_disk(str(out))
-    write_features_info(out, towers, model, data)
+    write_features_info(out, towers, args.model, data)
     return out

@@ -22,14 +22,14 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import GenerationConfig, Trainer, TrainerCallback, set_seed
 from trl import SFTTrainer
 
-from affectgpt_hf.configuration_affectgpt import AffectGPTConfig
-from affectgpt_hf.inference import model_source
-from affectgpt_hf.model_card import CardFacts, summarize_results, write_model_card
-from affectgpt_hf.modeling_affectgpt import HEAD_MODULES, AffectGPTForConditionalGeneration
-from affectgpt_hf.processing_affectgpt import AffectGPTProcessor
-from affectgpt_hf.training.arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
-from affectgpt_hf.training.collator import AUDIO_FEATURES, IGNORE_INDEX, VIDEO_FEATURES, AffectGPTSFTCollator
-from affectgpt_hf.training.features import read_features_info, towers_checksum
+from ..configuration_affectgpt import AffectGPTConfig
+from ..hub.model_card import CardFacts, summarize_results, write_model_card
+from ..inference.batch import model_source
+from ..modeling_affectgpt import HEAD_MODULES, AffectGPTForConditionalGeneration
+from ..processing_affectgpt import AffectGPTProcessor
+from .arguments import AffectGPTSFTConfig, DataArguments, ModelArguments
+from .collator import AUDIO_FEATURES, IGNORE_INDEX, VIDEO_FEATURES, AffectGPTSFTCollator
+from .features import read_features_info, towers_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +131,11 @@ def load_training_dataset(data_args: DataArguments) -> datasets.Dataset:
         if isinstance(dataset, datasets.DatasetDict):
             dataset = dataset[data_args.dataset_split]
     elif (folder / "README.md").exists():
-        from affectgpt_hf.data.hub import load_hub_folder
+        from ..data.hub import load_hub_folder
 
         dataset = load_hub_folder(folder, data_args.dataset_config, data_args.dataset_split)
     else:
-        from affectgpt_hf.data.builder import load_mer_caption
+        from ..data.builder import load_mer_caption
 
         dataset = load_mer_caption(folder, data_args.dataset_config, split=data_args.dataset_split)
     if "name" not in dataset.column_names or not {"description", "ov_labels"} & set(dataset.column_names):
@@ -160,16 +160,16 @@ def dataset_fingerprint(data_args: DataArguments) -> str:
     """A cheap key of the rows :func:`load_training_dataset` reads (nothing is loaded): a `save_to_disk` folder by its
     state and data files, a Hub-ready folder by the files its README lists, a release by its tables and media
     folders; each with sizes and modification times."""
-    from affectgpt_hf.cache import stat_fingerprint
+    from ..cache import stat_fingerprint
 
     folder = Path(data_args.dataset_dir)
     if (folder / "state.json").exists() or (folder / "dataset_dict.json").exists():
         return stat_fingerprint(sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".arrow")))
     if (folder / "README.md").exists():
-        from affectgpt_hf.data.hub import hub_folder_files
+        from ..data.hub import hub_folder_files
 
         return stat_fingerprint(hub_folder_files(folder, data_args.dataset_config, data_args.dataset_split))
-    from affectgpt_hf.data.builder import release_fingerprint
+    from ..data.builder import release_fingerprint
 
     return release_fingerprint(folder, data_args.dataset_config)
 
@@ -403,7 +403,7 @@ def build_trainer(
 
 def _take_over_push(training_args: AffectGPTSFTConfig) -> str | None:
     """The repo `push_to_hub` asks for, with the Trainer's own push turned off: the finished folder (merged model,
-    processor, this project's card) is uploaded once, by `train`, through `affectgpt_hf.push`."""
+    processor, this project's card) is uploaded once, by `train`, through `affectgpt_hf.hub.push`."""
     if not training_args.push_to_hub:
         return None
     if not training_args.hub_model_id:
@@ -461,7 +461,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: A
     trainer.train(resume_from_checkpoint=resume)
     out = save_trained(trainer, training_args.output_dir, model_args, trainer.processing_class)
     if trainer.push_repo and trainer.accelerator.is_main_process:
-        from affectgpt_hf.push import push_folder
+        from ..hub.push import push_folder
 
         private = training_args.hub_private_repo is not False  # private unless --public / hub_private_repo: false
         print(f"pushed: {push_folder(out, trainer.push_repo, private=private, token=training_args.hub_token)}")

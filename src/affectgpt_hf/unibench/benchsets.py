@@ -33,7 +33,7 @@ class BenchSet:
 def _benchset(name: str, task: str, paper_column: str) -> BenchSet:
     """A test set whose file facts (size, label file, label npz key, integer label names) come from its release
     layout in `affectgpt_hf.data.layouts`, the one place they are written down."""
-    from affectgpt_hf.data.layouts import LAYOUTS
+    from ..data.layouts import LAYOUTS
 
     layout = next(layout for layout in LAYOUTS.values() if layout.upstream_key == name)
     split = layout.splits.get("test")
@@ -71,7 +71,7 @@ def canonical_label(label: str) -> str:
 def get_benchset(name: str) -> BenchSet:
     """Look a test set up by any spelling the data layer knows (its one alias table, `data.layouts.get_layout`):
     upstream keys in any case (OVMERDPlus; results folders use lower case) or config names (ov_merd_plus)."""
-    from affectgpt_hf.data.layouts import LAYOUTS, get_layout
+    from ..data.layouts import LAYOUTS, get_layout
 
     try:
         key = get_layout(str(name)).upstream_key

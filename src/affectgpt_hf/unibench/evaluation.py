@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..report_files import BarChart, table_lines, write_report_files
+from ..utils.report import BarChart, table_lines, write_report_files
 from .benchsets import PAPER_AFFECTGPT_ROWS, PAPER_SECONDARY, PAPER_TABLE2, BenchSet, get_benchset
 from .extraction import LabelExtractor, LexiconExtractor
 from .files import LABELS, SENTIMENT, TEXT, Predictions, find_epoch_files, load_predictions_file, load_references

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ..prompt import OV_ANSWER_PREFIX, parse_label_string, parse_ov_answer
 from .resources import EmotionWheels, load_wheels
@@ -346,22 +345,3 @@ def get_extractor(judge: str | LabelExtractor | None = None, **kwargs: Any) -> L
     if isinstance(judge, str):
         return LLMJudge.from_pretrained(judge, sampling=kwargs.get("sampling", "greedy"))
     return judge
-
-
-@dataclass
-class ScoringArguments:
-    """How answers become scores: the label extractor (``--judge``) and the emotion wheels. The options
-    `affectgpt evaluate` and `affectgpt benchmark` share (the benchmark's config extends this)."""
-
-    judge: str | None = field(
-        default=None, metadata={"help": "chat model id or folder for LLM label extraction (default: offline lexicon)"}
-    )
-    judge_sampling: Literal["greedy", "upstream"] = field(
-        default="greedy", metadata={"help": "judge decoding: greedy, or upstream's temperature 0.7 / top_p 0.8"}
-    )
-    wheel_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "folder with the emotion-wheel files (default: $MER_UNIBENCH_WHEEL_DIR or the pinned download)"
-        },
-    )

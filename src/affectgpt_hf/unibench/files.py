@@ -40,7 +40,7 @@ class Predictions:
 
 def _npz(path: Path) -> dict:
     """The file's arrays by name, read without running code (a pickled global is refused, naming the file)."""
-    from affectgpt_hf.npz import load_npz
+    from ..utils.npz import load_npz
 
     return load_npz(path)
 

@@ -1,11 +1,26 @@
-"""The benchmark's processes: one, or several under ``accelerate launch`` / torchrun (one GPU each, or CPU processes
-over gloo), with the few collective steps the runner needs."""
+"""This process among several: one, or several under ``accelerate launch`` / torchrun (one GPU each, or CPU processes
+over gloo), with the few collective steps the benchmark needs; `faces extract` and long jobs shard by rank."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+
+def launched() -> bool:
+    """Whether this process is one of several (``accelerate launch`` / torchrun set WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process under ``accelerate launch`` / torchrun; (0, 1) when run alone."""
+    if launched():
+        from accelerate import PartialState
+
+        state = PartialState()
+        return state.process_index, state.num_processes
+    return 0, 1
 
 
 class Processes:
@@ -15,7 +30,7 @@ class Processes:
     def __init__(self, device: str | None) -> None:
         self.state = None
         self.rank, self.world = 0, 1
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched():
             import torch
             from accelerate import PartialState
 
@@ -65,4 +80,4 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-__all__ = ["Processes", "default_device", "free_accelerator_memory"]
+__all__ = ["Processes", "default_device", "free_accelerator_memory", "launched", "process_rank"]

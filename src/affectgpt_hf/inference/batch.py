@@ -1,6 +1,6 @@
 """Batched inference: clips -> answers and labels. The one module behind `affectgpt describe`, the benchmark runner
 and the Space: loading, per-clip preprocessing (a bad clip is reported and skipped) in DataLoader workers ahead of the
-model (pipeline.py), left-padded batches, greedy or upstream sampling, answer parsing."""
+model (prefetch.py), left-padded batches, greedy or upstream sampling, answer parsing."""
 
 from __future__ import annotations
 
@@ -11,54 +11,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import BatchFeature
 
-from .faces import default_faces
-from .modeling_affectgpt import AffectGPTForConditionalGeneration
-from .pipeline import CLIP_TIMEOUT, Prefetcher, Prepared, check_clip_timeout, deadline
-from .processing_affectgpt import AffectGPTProcessor
+from ..faces import default_faces
+from ..modeling_affectgpt import AffectGPTForConditionalGeneration
+from ..processing_affectgpt import AffectGPTProcessor
+from .arguments import DescribeArguments, InferenceArguments, check_clip_timeout, check_device
+from .inputs import face_file, find_clips, read_subtitles
+from .prefetch import Prefetcher, Prepared, deadline
 
 logger = logging.getLogger(__name__)
-
-# Upstream's decoding (conversation_video.answer_sample): top_p 0.9, temperature 1.0, plus Qwen2.5's own top_k 20,
-# which upstream's generate inherited from the LLM folder's generation config.
-UPSTREAM_SAMPLING = {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "top_k": 20, "num_beams": 1}
-GREEDY = {"do_sample": False, "num_beams": 1}
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".m4v")
-
-
-@dataclass
-class InferenceArguments:
-    """How clips run through a model: loading, batching, media workers, decoding. The options `affectgpt describe`
-    and `affectgpt benchmark` share (the benchmark's config extends this)."""
-
-    batch_size: int = field(default=8, metadata={"help": "clips per generate call"})
-    upstream_sampling: bool = field(default=False, metadata={"help": "upstream's top_p 0.9 / T 1.0 / top_k 20"})
-    seed: int | None = field(default=None, metadata={"help": "seed for --upstream-sampling"})
-    max_new_tokens: int | None = field(
-        default=None, metadata={"help": "tokens per answer (default: the model's generation config)"}
-    )
-    dtype: str | None = field(default=None, metadata={"help": "float32, bfloat16, float16 (default: as saved)"})
-    device: str | None = field(
-        default=None, metadata={"help": "cpu, cuda, cuda:1 ... (benchmark under accelerate: one per process)"}
-    )
-    num_workers: int | None = field(
-        default=None,
-        metadata={"help": "media decoding processes per process (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"},
-    )
-    clip_timeout: float | None = field(
-        default=CLIP_TIMEOUT, metadata={"help": "seconds per clip before it is skipped (0: none)"}
-    )
-
-    def __post_init__(self) -> None:  # wrong values named before any model loads
-        if self.device is not None:
-            check_device(self.device)
-        check_clip_timeout(self.clip_timeout)
 
 
 @dataclass
@@ -131,41 +96,6 @@ def model_source(model: str | os.PathLike) -> Iterator[None]:
         ) from error
 
 
-def check_device(device: str | torch.device) -> None:
-    """ValueError naming ``device`` when this torch cannot run on it (e.g. cuda with a CPU-only build)."""
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as error:
-        raise ValueError(f"device {device!r} is not a torch device; expected cpu, cuda, cuda:1 ... ({error})") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        raise ValueError(f"device {device!r}: this torch ({torch.__version__}, {build}) sees no CUDA GPU; use cpu")
-
-
-def find_clips(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Video files named directly or found (sorted, recursively) in folders."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise ValueError(f"{path} does not exist; expected a video file or a folder of videos")
-    if not found:
-        raise ValueError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {[str(p) for p in paths]}")
-    return found
-
-
-def generation_kwargs(upstream_sampling: bool = False, max_new_tokens: int | None = None, **extra) -> dict:
-    """Arguments for `generate`: greedy by default, upstream's sampling on request."""
-    kwargs = dict(UPSTREAM_SAMPLING if upstream_sampling else GREEDY)
-    if max_new_tokens is not None:
-        kwargs["max_new_tokens"] = max_new_tokens
-    kwargs.update(extra)
-    return kwargs
-
-
 def _collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Left-pad single-clip features into one batch (each clip was preprocessed alone, so one bad clip costs one)."""
     width = max(f["input_ids"].shape[1] for f in features)
@@ -232,46 +162,46 @@ def describe(
     model: AffectGPTForConditionalGeneration,
     processor: AffectGPTProcessor,
     clips: Sequence[Clip],
+    runtime: InferenceArguments | None = None,
+    *,
     task: str = "ov_labels",
     question: str | None = None,
-    batch_size: int = 8,
-    upstream_sampling: bool = False,
-    seed: int | None = None,
-    max_new_tokens: int | None = None,
-    skip_errors: bool = True,
-    label_extractor: Callable[[list[str]], list[list[str]]] | None = None,
-    progress: bool = True,
-    num_workers: int | None = 0,
-    clip_timeout: float | None = CLIP_TIMEOUT,
-    seed_each_batch: bool = False,
-    on_batch: Callable[[list[DescribeResult]], None] | None = None,
     on_no_face: str = "error",
+    label_extractor: Callable[[list[str]], list[list[str]]] | None = None,
+    on_batch: Callable[[list[DescribeResult]], None] | None = None,
+    skip_errors: bool = True,
+    progress: bool = True,
+    seed_each_batch: bool = False,
     **generate_kwargs,
 ) -> list[DescribeResult]:
-    """Describe clips in batches of ``batch_size`` consecutive clips. Results keep the input order; a clip that fails
-    to load, or takes longer than ``clip_timeout`` s, gets `error` set (with `skip_errors`, else the ValueError
-    propagates) and its batch goes on without it. Labels come from the OV answer parser, or from `label_extractor`
-    (e.g. unibench's extractor for free descriptions) when given.
+    """Describe ``clips`` (in batches of ``runtime.batch_size`` consecutive clips) with upstream's ``task`` question or
+    a free ``question``. Results keep the input order; a clip that fails to load, or takes longer than
+    ``runtime.clip_timeout`` s, gets `error` set (with `skip_errors`, else the ValueError propagates) and its batch
+    goes on without it. Labels come from the OV answer parser, or from `label_extractor` (e.g. unibench's extractor
+    for free descriptions) when given.
 
-    ``num_workers`` DataLoader workers decode and process the next batches while the model generates (0: in this
-    process; None: :func:`pipeline.default_num_workers`); the outputs do not depend on it. ``seed`` seeds torch once,
-    or before batch k with ``seed + k`` (``seed_each_batch``). ``on_batch`` gets each batch's results as they come.
-    ``on_no_face`` goes to the processor (clips with ``faces="auto"``); each result of a face model records its face
-    source."""
+    ``runtime`` (default: :class:`InferenceArguments`' defaults, media decoded in this process): ``num_workers``
+    DataLoader workers decode and process the next batches while the model generates (None:
+    :func:`prefetch.default_num_workers`), without changing the outputs; ``seed`` seeds torch once, or before batch k
+    with ``seed + k`` (``seed_each_batch``); decoding is greedy or upstream's sampling, ``generate_kwargs`` on top.
+    ``on_batch`` gets each batch's results as they come. ``on_no_face`` goes to the processor (clips with
+    ``faces="auto"``); each result of a face model records its face source."""
+    runtime = runtime if runtime is not None else InferenceArguments(num_workers=0)
+    seed, clip_timeout = runtime.seed, runtime.clip_timeout
     if seed is not None and not seed_each_batch:
         torch.manual_seed(seed)
-    kwargs = generation_kwargs(upstream_sampling, max_new_tokens, **generate_kwargs)
+    kwargs = runtime.generation(**generate_kwargs)
     device = next(model.parameters()).device
     prepare = _ClipBatches(
         processor, clips, {"task": task, "question": question, "on_no_face": on_no_face}, clip_timeout
     )
     pipeline = Prefetcher(
         len(clips),
-        batch_size,
+        runtime.batch_size,
         prepare,
-        num_workers=num_workers,
+        num_workers=runtime.num_workers,
         device=device,
-        batch_timeout=2 * batch_size * clip_timeout + 60 if clip_timeout else 0,
+        batch_timeout=2 * runtime.batch_size * clip_timeout + 60 if clip_timeout else 0,
         label=lambda indices: _names(clips, indices),
     )
     results: dict[int, DescribeResult] = {}
@@ -332,57 +262,6 @@ def _face_source(features) -> dict:
     return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
-# ----------------------------------------------------------------------------------------------------------------------
-# `affectgpt describe`: video files and folders -> clips (subtitles from a CSV, faces) -> describe.
-
-
-@dataclass
-class DescribeArguments:
-    """What `affectgpt describe` asks of which model, with which side inputs, and where the JSONL goes."""
-
-    model: str = field(default="runs/quickstart", metadata={"help": "a saved AffectGPT folder or Hub id"})
-    task: Literal["ov_labels", "description"] = field(
-        default="ov_labels", metadata={"help": "upstream's question for emotion labels, or for a free description"}
-    )
-    question: str | None = field(default=None, metadata={"help": "a free question instead of the task's"})
-    subtitles: str | None = field(default=None, metadata={"help": "CSV with columns name, subtitle (name = file stem)"})
-    faces: str | None = field(
-        default=None,
-        metadata={
-            "help": "folder of OpenFace crops (NAME.npy or NAME/NAME.npy), or 'auto': crops made from the video "
-            "(default for face models when the faces extra is installed)"
-        },
-    )
-    on_no_face: Literal["error", "frames"] = field(
-        default="error",
-        metadata={
-            "help": "face models, built-in crops: a clip without any face is skipped with an error, or gets video "
-            "frames"
-        },
-    )
-    output: str | None = field(default=None, metadata={"help": "JSONL file (default: stdout)"})
-
-
-def read_subtitles(path: str | Path) -> dict[str, str]:
-    """CSV (name, subtitle) -> {name: subtitle}; NaN subtitles become "" as upstream."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = {"name", "subtitle"} - set(table.columns)
-    if missing:
-        raise ValueError(
-            f"{path} lacks column(s) {sorted(missing)}; expected a CSV with columns name, subtitle (from an upstream "
-            "release's subtitle CSV: its english or chinese column renamed to subtitle)"
-        )
-    return dict(zip(table["name"], table["subtitle"], strict=True))
-
-
-def face_file(folder: str | Path, name: str) -> Path:
-    """OpenFace crops of a clip: NAME.npy (test sets) or NAME/NAME.npy (MER-Caption+ layout)."""
-    for candidate in (Path(folder) / f"{name}.npy", Path(folder) / name / f"{name}.npy"):
-        if candidate.exists():
-            return candidate
-    raise ValueError(f"no face crops for {name} in {folder}; expected {name}.npy or {name}/{name}.npy")
-
-
 def describe_files(
     paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
 ) -> list[DescribeResult]:
@@ -413,39 +292,19 @@ def describe_files(
     ]
     extractor = None
     if arguments.task == "description" or arguments.question:
-        from .unibench import get_extractor
+        from ..unibench import get_extractor
 
         extractor = get_extractor().extract_labels
     return describe(
         model,
         processor,
         clips,
+        runtime,
         task=arguments.task,
         question=arguments.question,
-        batch_size=runtime.batch_size,
-        upstream_sampling=runtime.upstream_sampling,
-        seed=runtime.seed,
-        max_new_tokens=runtime.max_new_tokens,
-        label_extractor=extractor,
         on_no_face=arguments.on_no_face,
-        num_workers=runtime.num_workers,
-        clip_timeout=runtime.clip_timeout,
+        label_extractor=extractor,
     )
 
 
-__all__ = [
-    "Clip",
-    "DescribeArguments",
-    "DescribeResult",
-    "GREEDY",
-    "UPSTREAM_SAMPLING",
-    "InferenceArguments",
-    "describe",
-    "describe_files",
-    "face_file",
-    "find_clips",
-    "generation_kwargs",
-    "load_model",
-    "prepare_clip",
-    "read_subtitles",
-]
+__all__ = ["Clip", "DescribeResult", "describe", "describe_files", "load_model", "model_source", "prepare_clip"]

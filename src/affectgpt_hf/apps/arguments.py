@@ -1,0 +1,96 @@
+"""The options of `affectgpt demo` and of the Space's app.py, with the limits on untrusted uploads (dataclasses read by
+transformers' `HfArgumentParser`; free of heavy imports, so `--help` is quick)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_MODEL = "runs/quickstart"
+ENV_MODEL = "AFFECTGPT_MODEL"
+TASKS = {"ov_labels": "Emotion labels (open vocabulary)", "description": "Description with reasoning"}
+API_NAME = "analyze"
+# Limits for untrusted uploads: flags of `affectgpt demo` and app.py, environment variables of the Space.
+ENV_LIMITS = {
+    "max_upload_mb": "AFFECTGPT_MAX_UPLOAD_MB",
+    "max_seconds": "AFFECTGPT_MAX_SECONDS",
+    "request_timeout_s": "AFFECTGPT_REQUEST_TIMEOUT_S",
+    "max_text_chars": "AFFECTGPT_MAX_TEXT_CHARS",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), wall time of one analysis (s), and the
+    characters of the subtitle and of a free question (each)."""
+
+    max_upload_mb: float = 100.0
+    max_seconds: float = 120.0
+    request_timeout_s: float = 300.0
+    max_text_chars: float = 2000.0
+
+    def __post_init__(self):
+        for name in ENV_LIMITS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                raise ValueError(f"demo limit {name} = {value!r}; expected a positive number")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    @classmethod
+    def from_env(cls, **overrides: float | None) -> Limits:
+        """Defaults, overridden by the environment (ENV_LIMITS), overridden by ``overrides`` that are not None."""
+        values = {}
+        for name, variable in ENV_LIMITS.items():
+            if overrides.get(name) is not None:
+                values[name] = float(overrides[name])
+            elif os.environ.get(variable):
+                try:
+                    values[name] = float(os.environ[variable])
+                except ValueError:
+                    raise ValueError(f"${variable} = {os.environ[variable]!r}; expected a number") from None
+        return cls(**values)
+
+
+_DEFAULTS = Limits()
+
+
+def _limit(name: str, unit: str) -> float | None:
+    return field(
+        default=None, metadata={"help": f"{unit} (default: ${ENV_LIMITS[name]} or {getattr(_DEFAULTS, name):g})"}
+    )
+
+
+@dataclass
+class DemoArguments:
+    """Which model the demo serves, where it listens, and its limits (`affectgpt demo` and the Space's app.py)."""
+
+    model: str | None = field(
+        default=None, metadata={"help": f"folder or Hub id (default: ${ENV_MODEL} or {DEFAULT_MODEL})"}
+    )
+    host: str = field(
+        default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        metadata={
+            "help": "address to listen on, 0.0.0.0 for all interfaces (default: $GRADIO_SERVER_NAME or 127.0.0.1)"
+        },
+    )
+    port: int | None = field(default=None, metadata={"help": "port (default: Gradio's, 7860 or the next free one)"})
+    share: bool = field(default=False, metadata={"help": "also open a public gradio.live link"})
+    max_upload_mb: float | None = _limit("max_upload_mb", "MB per upload")
+    max_seconds: float | None = _limit("max_seconds", "seconds per clip")
+    request_timeout: float | None = _limit("request_timeout_s", "seconds per analysis")
+    max_text_chars: float | None = _limit("max_text_chars", "characters of the subtitle, and of a free question")
+
+    def limits(self) -> Limits:
+        """The limits: these flags over the environment over the defaults."""
+        return Limits.from_env(
+            max_upload_mb=self.max_upload_mb,
+            max_seconds=self.max_seconds,
+            request_timeout_s=self.request_timeout,
+            max_text_chars=self.max_text_chars,
+        )
+
+
+__all__ = ["DEFAULT_MODEL", "ENV_LIMITS", "ENV_MODEL", "DemoArguments", "Limits"]

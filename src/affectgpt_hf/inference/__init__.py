@@ -1,0 +1,26 @@
+"""Batched inference over clips (batch.py) with media prepared ahead in worker processes (prefetch.py); the options
+(arguments.py) and the input files (inputs.py) of `affectgpt describe`."""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "CLIP_TIMEOUT": "arguments",
+    "GREEDY": "arguments",
+    "UPSTREAM_SAMPLING": "arguments",
+    "DescribeArguments": "arguments",
+    "InferenceArguments": "arguments",
+    "generation_kwargs": "arguments",
+    "Clip": "batch",
+    "DescribeResult": "batch",
+    "describe": "batch",
+    "describe_files": "batch",
+    "load_model": "batch",
+    "prepare_clip": "batch",
+    "VIDEO_SUFFIXES": "inputs",
+    "face_file": "inputs",
+    "find_clips": "inputs",
+    "read_subtitles": "inputs",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,116 @@
+"""The options of `affectgpt describe` and of everything that runs clips through a model (the benchmark extends them),
+as dataclasses read by transformers' `HfArgumentParser`. Kept free of torch and transformers, so `--help` is quick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CLIP_TIMEOUT = 120.0  # seconds per clip: a decoder stuck on a stalled read is reported like a corrupt clip
+
+# Upstream's decoding (conversation_video.answer_sample): top_p 0.9, temperature 1.0, plus Qwen2.5's own top_k 20,
+# which upstream's generate inherited from the LLM folder's generation config.
+UPSTREAM_SAMPLING = {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "top_k": 20, "num_beams": 1}
+GREEDY = {"do_sample": False, "num_beams": 1}
+
+
+def generation_kwargs(upstream_sampling: bool = False, max_new_tokens: int | None = None, **extra) -> dict:
+    """Arguments for `generate`: greedy by default, upstream's sampling on request."""
+    kwargs = dict(UPSTREAM_SAMPLING if upstream_sampling else GREEDY)
+    if max_new_tokens is not None:
+        kwargs["max_new_tokens"] = max_new_tokens
+    kwargs.update(extra)
+    return kwargs
+
+
+def check_clip_timeout(seconds: float | None) -> None:
+    """ValueError unless ``seconds`` is a per-clip deadline: > 0, or 0 / None for none."""
+    if seconds is not None and not seconds >= 0:
+        raise ValueError(f"clip timeout {seconds}; expected seconds per clip > 0 (0 or None: no timeout)")
+
+
+def check_device(device: str) -> None:
+    """ValueError naming ``device`` when this torch cannot run on it (e.g. cuda with a CPU-only build)."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r} is not a torch device; expected cpu, cuda, cuda:1 ... ({error})") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise ValueError(f"device {device!r}: this torch ({torch.__version__}, {build}) sees no CUDA GPU; use cpu")
+
+
+@dataclass
+class InferenceArguments:
+    """How clips run through a model: loading, batching, media workers, decoding. The options `affectgpt describe`
+    and `affectgpt benchmark` share (the benchmark's config extends this)."""
+
+    batch_size: int = field(default=8, metadata={"help": "clips per generate call"})
+    upstream_sampling: bool = field(default=False, metadata={"help": "upstream's top_p 0.9 / T 1.0 / top_k 20"})
+    seed: int | None = field(default=None, metadata={"help": "seed for --upstream-sampling"})
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "tokens per answer (default: the model's generation config)"}
+    )
+    dtype: str | None = field(default=None, metadata={"help": "float32, bfloat16, float16 (default: as saved)"})
+    device: str | None = field(
+        default=None, metadata={"help": "cpu, cuda, cuda:1 ... (benchmark under accelerate: one per process)"}
+    )
+    num_workers: int | None = field(
+        default=None,
+        metadata={"help": "media decoding processes per process (default: min(4, CPUs-1) for a GPU model; 0 on CPU)"},
+    )
+    clip_timeout: float | None = field(
+        default=CLIP_TIMEOUT, metadata={"help": "seconds per clip before it is skipped (0: none)"}
+    )
+
+    def __post_init__(self) -> None:  # wrong values named before any model loads
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size}; expected a positive integer")
+        if self.device is not None:
+            check_device(self.device)
+        check_clip_timeout(self.clip_timeout)
+
+    def generation(self, **extra) -> dict:
+        """These options as `generate` arguments (``extra`` on top, a ``max_new_tokens`` of its own included)."""
+        return {**generation_kwargs(self.upstream_sampling, self.max_new_tokens), **extra}
+
+
+@dataclass
+class DescribeArguments:
+    """What `affectgpt describe` asks of which model, with which side inputs, and where the JSONL goes."""
+
+    model: str = field(default="runs/quickstart", metadata={"help": "a saved AffectGPT folder or Hub id"})
+    task: Literal["ov_labels", "description"] = field(
+        default="ov_labels", metadata={"help": "upstream's question for emotion labels, or for a free description"}
+    )
+    question: str | None = field(default=None, metadata={"help": "a free question instead of the task's"})
+    subtitles: str | None = field(default=None, metadata={"help": "CSV with columns name, subtitle (name = file stem)"})
+    faces: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of OpenFace crops (NAME.npy or NAME/NAME.npy), or 'auto': crops made from the video "
+            "(default for face models when facenet-pytorch's weights are installed)"
+        },
+    )
+    on_no_face: Literal["error", "frames"] = field(
+        default="error",
+        metadata={
+            "help": "face models, built-in crops: a clip without any face is skipped with an error, or gets video "
+            "frames"
+        },
+    )
+    output: str | None = field(default=None, metadata={"help": "JSONL file (default: stdout)"})
+
+
+__all__ = [
+    "CLIP_TIMEOUT",
+    "GREEDY",
+    "UPSTREAM_SAMPLING",
+    "DescribeArguments",
+    "InferenceArguments",
+    "check_clip_timeout",
+    "check_device",
+    "generation_kwargs",
+]

@@ -1,0 +1,1 @@
+"""Small helpers the rest shares: JSONL files, safe npz reading, the one report writer, process ranks."""
