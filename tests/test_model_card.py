@@ -183,12 +183,12 @@ def test_train_push_options_become_the_projects_push(feature_cache, tmp_path):
     from affectgpt_hf.training import build_trainer, parse_train_args
 
     base = ["--config", str(TINY_YAML), "--dataset_dir", str(feature_cache), "--output_dir", str(tmp_path / "o")]
-    model_args, data_args, training_args = parse_train_args([*base, "--push-to-hub", "me/tiny-sft", "--public"])
+    data_args, training_args, model_args = parse_train_args([*base, "--push-to-hub", "me/tiny-sft", "--public"])
     assert training_args.push_to_hub and training_args.hub_model_id == "me/tiny-sft"
     assert training_args.hub_private_repo is False
-    trainer = build_trainer(model_args, data_args, training_args)
-    assert trainer.push_repo == "me/tiny-sft" and trainer.args.push_to_hub is False
-    assert parse_train_args([*base, "--push-to-hub", "me/x"])[2].hub_private_repo is None  # -> private
+    trainer = build_trainer(data_args, training_args, model_args)
+    assert trainer.card.push_repo == "me/tiny-sft" and trainer.args.push_to_hub is False
+    assert parse_train_args([*base, "--push-to-hub", "me/x"])[1].hub_private_repo is None  # -> private
     with pytest.raises(ValueError, match="hub_model_id"):
         build_trainer(*parse_train_args([*base, "--push_to_hub", "true"]))
 
@@ -489,7 +489,8 @@ def test_convert_and_train_push_their_folders(
     components, feature_cache, converted, benchmark_json, tmp_path, fake_hub, monkeypatch
 ):
     """`convert --push-to-hub` and `train --push-to-hub` upload the folder they wrote, its card naming the repo."""
-    from affectgpt_hf.training import parse_train_args, train
+    from affectgpt_hf.training import main as train
+    from affectgpt_hf.training import parse_train_args
 
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     hub = fake_hub()

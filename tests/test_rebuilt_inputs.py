@@ -20,7 +20,7 @@ from utils import TINY
 from affectgpt_hf.data.hub import hub_folder_files, load_hub_folder, write_hub_folder
 from affectgpt_hf.data.mini_release import write_mini_release
 from affectgpt_hf.training.arguments import DataArguments
-from affectgpt_hf.training.trainer import load_training_dataset
+from affectgpt_hf.training.data import load_training_dataset
 
 CONFIG = "mer_caption_plus"
 TINY_YAML = TINY / "train.yaml"

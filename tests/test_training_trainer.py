@@ -179,6 +179,44 @@ def test_resume_matches_uninterrupted_run(feature_cache, tmp_path):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
+@pytest.mark.timeout(150)
+def test_resume_with_the_other_lora_setting_or_no_checkpoint_is_refused_before_the_model(
+    feature_cache, tmp_path, capsys, monkeypatch
+):
+    """A LoRA checkpoint resumed without --use_lora (and a full one with it), a missing folder and `last` with no
+    checkpoint are named, with what to do, before any model is built."""
+    from affectgpt_hf.cli import main
+    from affectgpt_hf.training import model as model_module
+
+    argv = ["train", "--config", str(TINY_YAML), "--dataset_dir", str(feature_cache), "--disable_tqdm", "true"]
+    lora = [
+        *argv,
+        "--output_dir",
+        str(tmp_path / "lora"),
+        "--use_lora",
+        "true",
+        "--max_steps",
+        "1",
+        "--save_steps",
+        "1",
+    ]
+    full = [*argv, "--output_dir", str(tmp_path / "full"), "--max_steps", "1", "--save_steps", "1"]
+    assert main(lora) == 0 and main(full) == 0
+    built = []
+    monkeypatch.setattr(model_module, "build_model", lambda *a, **k: built.append(a))
+    resume = "--resume_from_checkpoint"
+    assert main([*full[:-4], resume, str(tmp_path / "lora" / "checkpoint-1")]) == 2
+    err = capsys.readouterr().err
+    assert "holds a LoRA adapter (adapter_config.json), but use_lora is False; resume it with --use_lora true" in err
+    assert main([*lora, resume, str(tmp_path / "full" / "checkpoint-1"), "--use_lora", "true"]) == 2
+    assert "holds the full model's weights, no LoRA adapter, but use_lora is True" in capsys.readouterr().err
+    assert main([*full, resume, str(tmp_path / "nowhere")]) == 2
+    assert f"resume_from_checkpoint {tmp_path / 'nowhere'} is not a folder" in capsys.readouterr().err
+    assert main([*argv, "--output_dir", str(tmp_path / "empty"), resume, "last"]) == 2
+    assert "holds no checkpoint-N folder to resume" in capsys.readouterr().err
+    assert not built
+
+
 def test_logits_only_where_a_label_follows():
     """The CPU loss path's logits: the positions followed by a label, row by row, with the labels they predict."""
     from affectgpt_hf.training.trainer import supervised_logits
@@ -231,7 +269,7 @@ def test_lora_run_saves_merged_model_and_adapter(feature_cache, tmp_path):
     from affectgpt_hf import AffectGPTForConditionalGeneration, AffectGPTProcessor
     from affectgpt_hf.training import AffectGPTSFTCollator, ModelArguments, build_model, build_trainer, save_trained
 
-    model_args, data_args, training_args = tiny_args(
+    data_args, training_args, model_args = tiny_args(
         feature_cache,
         tmp_path / "lora",
         "--use_lora",
@@ -243,7 +281,7 @@ def test_lora_run_saves_merged_model_and_adapter(feature_cache, tmp_path):
         "--min_lr",
         "1e-2",  # fmt: skip
     )
-    trainer = build_trainer(model_args, data_args, training_args)
+    trainer = build_trainer(data_args, training_args, model_args)
     trainer.train()
     decay, no_decay = sorted(trainer.optimizer.param_groups, key=lambda group: -group["weight_decay"])
     assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0

@@ -167,9 +167,9 @@ def _evaluate(argv: list[str]) -> int:
 # ------------------------------------------------------------------------------------------------------------- train
 @command("train", "TRL SFT: --config CONFIG.yaml [--field value ...] (train --help lists the fields)")
 def _train(argv: list[str]) -> int:
-    from .training import parse_train_args, train
+    from .training.sft import main, parse_train_args
 
-    print(f"wrote {train(*parse_train_args(argv))}")  # TrlParser: ModelArguments, DataArguments, AffectGPTSFTConfig
+    print(f"wrote {main(*parse_train_args(argv))}")  # TrlParser: DataArguments, AffectGPTSFTConfig, ModelArguments
     return 0
 
 

@@ -120,7 +120,8 @@ def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[st
     """Cache the frozen towers' features of the training rows and run the SFT recipe; the model lands in
     ``output_dir``."""
     from ..data import load_mer_caption
-    from ..training import AffectGPTSFTConfig, DataArguments, ModelArguments, cache_features, train
+    from ..training import AffectGPTSFTConfig, DataArguments, ModelArguments, cache_features
+    from ..training.sft import main as train
     from ..training.features import write_features_info
 
     dataset = load_mer_caption(release, cache_dir=work / "datasets_cache")
@@ -156,7 +157,7 @@ def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[st
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    return train(model_args, data_args, training_args)
+    return train(data_args, training_args, model_args)
 
 
 def run_quickstart(

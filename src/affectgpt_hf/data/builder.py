@@ -54,7 +54,7 @@ def features_for(layout: ReleaseLayout, media: Sequence[str] = MEDIA_KINDS) -> d
         columns["description"] = datasets.Value("string")
     if layout.task in ("caption", "ov"):
         columns["ov_labels"] = datasets.List(datasets.Value("string"))
-    if layout.task == "emotion":
+    if layout.task == "basic":
         columns["emotion"] = datasets.Value("string")
     if layout.task == "sentiment":
         columns["valence"] = datasets.Value("float64")

@@ -13,35 +13,49 @@ IEMOCAP_FOUR_EMOTIONS = ("happy", "sad", "neutral", "anger")
 MELD_EMOTIONS = ("anger", "joy", "sadness", "neutral", "disgust", "fear", "surprise")
 
 
+FACE_FILES = {"flat": "{name}.npy", "nested": "{name}/{name}.npy"}
+"""The two layouts of OpenFace crop files in a release's ``openface_face`` folder (``faces extract --layout``)."""
+
+TASKS = ("caption", "ov", "basic", "sentiment")
+"""What a set's labels are: ``caption`` (description + OV labels, the training sets), ``ov`` (open-vocabulary labels),
+``basic`` (one basic emotion out of a fixed list) or ``sentiment`` (a valence). MER-UniBench scores each kind in its
+own way (unibench.benchsets)."""
+
+ENGLISH_AND_CHINESE = {"subtitle_en": "english", "subtitle_zh": "chinese"}  # our column -> upstream CSV column
+
+
 @dataclass(frozen=True)
 class ReleaseLayout:
-    """One upstream set on disk.
+    """One upstream set on disk. The defaults are those of most MER-UniBench test sets.
 
-    ``task`` is ``caption`` (description + OV labels, the training sets), ``ov`` (OV labels only), ``emotion``
-    (one discrete label) or ``sentiment`` (a valence). ``splits`` maps a split to where its names come from: a key of
-    the label npz, ``"session5"`` / ``"sessions1-4"`` (IEMOCAP's ``whole_corpus`` split by session, as upstream), or
-    ``"csv"`` (names of the annotation table).
+    ``task`` is one of :data:`TASKS`. ``splits`` maps a split to where its names come from: a key of the label npz,
+    ``"session5"`` / ``"sessions1-4"`` (IEMOCAP's ``whole_corpus`` split by session, as upstream), or ``"csv"`` (names
+    of the annotation table).
     """
 
     name: str  # our config name
     upstream_key: str  # key in upstream config.DATA_DIR
     folder: str  # upstream's folder name under ../dataset/
     task: str
-    video_dir: str
-    audio_dir: str
-    face_pattern: str  # relative to the release folder, with {name}
-    video_exts: tuple[str, ...]
-    subtitle_csv: str | None
-    subtitle_columns: dict[str, str]  # our column -> upstream CSV column
-    model_subtitle: str  # which of subtitle_en / subtitle_zh upstream feeds the model
     label_file: str | None  # None: the release has none; the user passes the annotations CSV (mer_caption)
-    splits: dict[str, str]
-    default_splits: tuple[str, ...]
+    description: str
+    video_dir: str = "subvideo"
+    audio_dir: str = "subaudio"
+    face_pattern: str = "openface_face/" + FACE_FILES["flat"]  # relative to the release folder, with {name}
+    video_exts: tuple[str, ...] = (".mp4",)
+    subtitle_csv: str | None = "transcription-engchi-polish.csv"
+    subtitle_columns: dict[str, str] = field(default_factory=lambda: dict(ENGLISH_AND_CHINESE))
+    model_subtitle: str = "subtitle_en"  # which of subtitle_en / subtitle_zh upstream feeds the model
+    splits: dict[str, str] = field(default_factory=lambda: {"train": "train_corpus", "test": "test_corpus"})
+    default_splits: tuple[str, ...] = ("test",)
     emotion_names: tuple[str, ...] | None = None  # integer emo -> name
     test_count: int | None = None  # upstream's assert on the test names
-    description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     names_from_subtitles: bool = False  # the split's names are the subtitle CSV's (OV-MERD+), each needs a label row
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"layout {self.name}: task {self.task!r}; expected one of {TASKS}")
 
     @property
     def needs_annotations(self) -> bool:
@@ -49,49 +63,37 @@ class ReleaseLayout:
         return self.label_file is None
 
 
-_MER2025_SUBTITLES = {"subtitle_en": "english", "subtitle_zh": "chinese"}
-_ENGCHI = {"subtitle_en": "english", "subtitle_zh": "chinese"}
-FACE_FILES = {"flat": "{name}.npy", "nested": "{name}/{name}.npy"}
-"""The two layouts of OpenFace crop files in a release's ``openface_face`` folder (``faces extract --layout``)."""
-_FLAT_FACE = "openface_face/" + FACE_FILES["flat"]
-_NESTED_FACE = "openface_face/" + FACE_FILES["nested"]
+# IEMOCAP's test split: Session 5 of `whole_corpus`, told by the 5th character of the name (upstream's split).
+IEMOCAP_SPLITS = {"train": "sessions1-4", "test": "session5"}
+
+_MER2025 = dict(
+    upstream_key="MERCaptionPlus",
+    folder="mer2025-dataset",
+    task="caption",
+    video_dir="video",
+    audio_dir="audio",
+    face_pattern="openface_face/" + FACE_FILES["nested"],
+    subtitle_csv="subtitle_chieng.csv",
+    splits={"train": "csv"},
+    default_splits=("train",),
+)
+_MER_TEST = dict(video_dir="video", audio_dir="audio", video_exts=(".mp4", ".avi"), label_file="label-6way.npz")
+_MER_TEST["splits"] = {"train": "train_corpus", "test": "test1_corpus"}
 
 LAYOUTS: dict[str, ReleaseLayout] = {
     layout.name: layout
     for layout in (
         ReleaseLayout(
             name="mer_caption_plus",
-            upstream_key="MERCaptionPlus",
-            folder="mer2025-dataset",
-            task="caption",
-            video_dir="video",
-            audio_dir="audio",
-            face_pattern=_NESTED_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="subtitle_chieng.csv",
-            subtitle_columns=_MER2025_SUBTITLES,
-            model_subtitle="subtitle_en",
+            **_MER2025,
             label_file="track2_train_mercaptionplus.csv",
-            splits={"train": "csv"},
-            default_splits=("train",),
             description="MER-Caption+ (31,327 clips after two-level filtering), the set AffectGPT was trained on.",
             extra={"description_file": "track3_train_mercaptionplus.csv"},
         ),
         ReleaseLayout(
             name="mer_caption",
-            upstream_key="MERCaptionPlus",
-            folder="mer2025-dataset",
-            task="caption",
-            video_dir="video",
-            audio_dir="audio",
-            face_pattern=_NESTED_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="subtitle_chieng.csv",
-            subtitle_columns=_MER2025_SUBTITLES,
-            model_subtitle="subtitle_en",
+            **_MER2025,
             label_file=None,  # upstream ships no loader and no fixed name: annotations= / --annotations
-            splits={"train": "csv"},
-            default_splits=("train",),
             description="MER-Caption (115,595 clips, before filtering); annotation CSV given by the user.",
         ),
         ReleaseLayout(
@@ -100,15 +102,11 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             folder="ovmerdplus-process",
             task="ov",
             video_dir="video",
-            audio_dir="audio",
-            face_pattern=_FLAT_FACE,  # upstream: "dataset-copy lost a sub-folder"
-            video_exts=(".mp4",),
+            audio_dir="audio",  # faces: flat, upstream's "dataset-copy lost a sub-folder"
             subtitle_csv="subtitle_eng.csv",
             subtitle_columns={"subtitle_en": "sentence"},
-            model_subtitle="subtitle_en",
             label_file="ovlabel.csv",
             splits={"test": "csv"},
-            default_splits=("test",),
             test_count=532,
             description="OV-MERD+ (532 clips), open-vocabulary labels.",
             names_from_subtitles=True,  # upstream's test names come from subtitle_eng.csv
@@ -117,17 +115,8 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             name="mer2023",
             upstream_key="MER2023",
             folder="mer2023-dataset-process",
-            task="emotion",
-            video_dir="video",
-            audio_dir="audio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4", ".avi"),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
-            label_file="label-6way.npz",
-            splits={"train": "train_corpus", "test": "test1_corpus"},
-            default_splits=("test",),
+            task="basic",
+            **_MER_TEST,
             test_count=411,
             description="MER2023 MER-MULTI test (test1_corpus), 6 emotions.",
         ),
@@ -135,17 +124,10 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             name="mer2024",
             upstream_key="MER2024",
             folder="mer2024-dataset-process",
-            task="emotion",
-            video_dir="video",
-            audio_dir="audio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4", ".avi"),
+            task="basic",
+            **_MER_TEST,
             subtitle_csv="transcription_merge.csv",
-            subtitle_columns=_ENGCHI,
             model_subtitle="subtitle_zh",  # upstream's MER2024 loader reads the `chinese` column
-            label_file="label-6way.npz",
-            splits={"train": "train_corpus", "test": "test1_corpus"},
-            default_splits=("test",),
             test_count=1169,
             description="MER2024 MER-SEMI test (test1_corpus), 6 emotions; upstream feeds the Chinese subtitle.",
         ),
@@ -153,17 +135,11 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             name="iemocap_four",
             upstream_key="IEMOCAPFour",
             folder="iemocap-process",
-            task="emotion",
+            task="basic",
             video_dir="subvideo-tgt",
-            audio_dir="subaudio",
-            face_pattern=_FLAT_FACE,
             video_exts=(".avi",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
             label_file="label_4way.npz",
-            splits={"train": "sessions1-4", "test": "session5"},
-            default_splits=("test",),
+            splits=IEMOCAP_SPLITS,
             emotion_names=IEMOCAP_FOUR_EMOTIONS,
             test_count=1241,
             description="IEMOCAP four-class, Session 5 as test (whole_corpus split by the name's 5th character).",
@@ -172,17 +148,8 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             name="meld",
             upstream_key="MELD",
             folder="meld-process",
-            task="emotion",
-            video_dir="subvideo",
-            audio_dir="subaudio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
+            task="basic",
             label_file="label.npz",
-            splits={"train": "train_corpus", "test": "test_corpus"},
-            default_splits=("test",),
             emotion_names=MELD_EMOTIONS,
             test_count=2610,
             description="MELD test, 7 emotions (integer labels mapped to names as upstream's idx2emo).",
@@ -192,16 +159,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             upstream_key="CMUMOSI",
             folder="cmumosi-process",
             task="sentiment",
-            video_dir="subvideo",
-            audio_dir="subaudio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
             label_file="label.npz",
-            splits={"train": "train_corpus", "test": "test_corpus"},
-            default_splits=("test",),
             test_count=686,
             description="CMU-MOSI test, valence in [-3, 3].",
         ),
@@ -211,15 +169,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             folder="cmumosei-process",
             task="sentiment",
             video_dir="subvideo_new",
-            audio_dir="subaudio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
             label_file="label.npz",
-            splits={"train": "train_corpus", "test": "test_corpus"},
-            default_splits=("test",),
             test_count=4659,
             description="CMU-MOSEI test, valence in [-3, 3].",
         ),
@@ -230,14 +180,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             task="sentiment",
             video_dir="video",
             audio_dir="audio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
             label_file="label.npz",
-            splits={"train": "train_corpus", "test": "test_corpus"},
-            default_splits=("test",),
             test_count=457,
             description="CH-SIMS test, valence in [-1, 1]; upstream feeds the English subtitle.",
         ),
@@ -248,14 +191,7 @@ LAYOUTS: dict[str, ReleaseLayout] = {
             task="sentiment",
             video_dir="video_new",
             audio_dir="audio",
-            face_pattern=_FLAT_FACE,
-            video_exts=(".mp4",),
-            subtitle_csv="transcription-engchi-polish.csv",
-            subtitle_columns=_ENGCHI,
-            model_subtitle="subtitle_en",
             label_file="label.npz",
-            splits={"train": "train_corpus", "test": "test_corpus"},
-            default_splits=("test",),
             test_count=1034,
             description="CH-SIMS v2 test, valence in [-1, 1]; upstream feeds the English subtitle.",
         ),

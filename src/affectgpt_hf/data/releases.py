@@ -31,7 +31,8 @@ _MAGIC = {
     ".npy": lambda head: head[:6] == b"\x93NUMPY",
 }
 
-# IEMOCAP's splits: the ``whole_corpus`` names whose 5th character is one of these session digits, as upstream.
+# IEMOCAP's splits (layouts.IEMOCAP_SPLITS): the ``whole_corpus`` names whose 5th character is one of these session
+# digits, as upstream.
 _SESSIONS = {"session5": "5", "sessions1-4": "1234"}
 
 
@@ -336,7 +337,7 @@ def _descriptions(layout: ReleaseLayout, root: Path, frame: pd.DataFrame, label_
 def _npz_label_rows(layout: ReleaseLayout, root: Path, source: str) -> tuple[dict[str, dict], list[tuple[str, str]]]:
     """The emotion and sentiment sets' rows from the label npz's ``source`` split (or IEMOCAP's sessions)."""
     label_path = root / layout.label_file
-    corpus = _sessions(label_path, source) if source in _SESSIONS else read_label_npz(label_path, source)
+    corpus = label_corpus(label_path, source)
     rows: dict[str, dict] = {}
     problems: list[tuple[str, str]] = []
     for clip, value in corpus.items():
@@ -348,8 +349,12 @@ def _npz_label_rows(layout: ReleaseLayout, root: Path, source: str) -> tuple[dic
     return rows, problems
 
 
-def _sessions(label_path: Path, source: str) -> dict[str, dict]:
-    """The ``whole_corpus`` entries of the sessions of ``source`` (a name's 5th character is its session)."""
+def label_corpus(label_path: Path, source: str) -> dict[str, dict]:
+    """The name -> label entries of one split of a label npz: the array ``source`` (``test1_corpus``, ...), or for
+    IEMOCAP's ``session5`` / ``sessions1-4`` the ``whole_corpus`` entries of those sessions (a name's 5th character is
+    its session)."""
+    if source not in _SESSIONS:
+        return read_label_npz(label_path, source)
     corpus = read_label_npz(label_path, "whole_corpus")
     not_session = [clip for clip in corpus if len(clip) < 5 or not clip[4].isdigit()]
     if not_session:

@@ -1,4 +1,5 @@
-"""The SFT recipe (TRL `SFTTrainer` + PEFT LoRA under accelerate) and the encoder feature cache."""
+"""The SFT recipe (TRL `SFTTrainer` + PEFT LoRA under accelerate) and the encoder feature cache: sft.py (`main` and
+its parser) builds the model (model.py) and the rows (data.py), trains with trainer.py and saves with saving.py."""
 
 from .._lazy import lazy_exports
 
@@ -14,17 +15,21 @@ _EXPORTS = {
     "cache_features": "features",
     "encode_batch": "features",
     "towers_checksum": "features",
+    "check_feature_cache": "data",
+    "dataset_fingerprint": "data",
+    "load_training_dataset": "data",
+    "build_model": "model",
+    "build_processor": "model",
+    "head_module_names": "model",
+    "prepare_trainable": "model",
+    "CardSources": "saving",
+    "save_trained": "saving",
+    "build_trainer": "sft",
+    "main": "sft",
+    "parse_train_args": "sft",
+    "resume_checkpoint": "sft",
     "AffectGPTTrainer": "trainer",
     "EpochCallback": "trainer",
-    "build_model": "trainer",
-    "build_processor": "trainer",
-    "build_trainer": "trainer",
-    "head_module_names": "trainer",
-    "load_training_dataset": "trainer",
-    "parse_train_args": "trainer",
-    "prepare_trainable": "trainer",
-    "save_trained": "trainer",
-    "train": "trainer",
     "upstream_lr_factor": "trainer",
 }
 

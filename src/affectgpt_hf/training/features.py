@@ -206,7 +206,7 @@ def load_towers(
     from transformers import AutoModel, CLIPVisionModelWithProjection, set_seed
 
     from .arguments import ModelArguments
-    from .trainer import build_model
+    from .model import build_model
 
     if vision is None and audio is None:
         set_seed(seed)
@@ -238,7 +238,7 @@ def cache_features_command(args: CacheFeaturesArguments) -> Path:
     from ..inference.batch import model_source
     from ..processing_affectgpt import AffectGPTProcessor
     from .arguments import DataArguments
-    from .trainer import dataset_fingerprint, load_training_dataset
+    from .data import dataset_fingerprint, load_training_dataset
 
     source = DataArguments(
         dataset_dir=os.path.abspath(args.dataset), dataset_config=args.config, dataset_split=args.split

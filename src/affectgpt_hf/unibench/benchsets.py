@@ -9,14 +9,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BenchSet:
-    """One MER-UniBench test set. ``task``: "basic" | "sentiment" | "ov"; ``corpus_key``: the key inside upstream's
-    label npz; ``emotions``: upstream's index -> label list for integer labels (None: labels are strings)."""
+    """One MER-UniBench test set. ``task``: "basic" | "sentiment" | "ov" (data.layouts.TASKS); ``label_split``: where
+    the test labels are in upstream's label npz (an array name, or IEMOCAP's ``session5``; None: a table);
+    ``emotions``: upstream's index -> label list for integer labels (None: labels are strings)."""
 
     name: str
     task: str
     test_size: int
     label_file: str
-    corpus_key: str | None
+    label_split: str | None
     emotions: tuple[str, ...] | None = None
     paper_column: str = ""
 
@@ -30,30 +31,36 @@ class BenchSet:
         return {"basic": (), "sentiment": ("accuracy",), "ov": ("precision", "recall")}[self.task]
 
 
-def _benchset(name: str, task: str, paper_column: str) -> BenchSet:
-    """A test set whose file facts (size, label file, label npz key, integer label names) come from its release
-    layout in `affectgpt_hf.data.layouts`, the one place they are written down."""
+def _benchset(name: str, paper_column: str) -> BenchSet:
+    """A test set whose facts (task, size, label file and split, integer label names) come from its release layout in
+    `affectgpt_hf.data.layouts`, the one place they are written down."""
     from ..data.layouts import LAYOUTS
 
     layout = next(layout for layout in LAYOUTS.values() if layout.upstream_key == name)
-    split = layout.splits.get("test")
-    # IEMOCAP's test names are Session 5 of `whole_corpus` (the 5th character of the name is the session).
-    corpus_key = {"session5": "whole_corpus", "csv": None}.get(split, split)
-    return BenchSet(name, task, layout.test_count, layout.label_file, corpus_key, layout.emotion_names, paper_column)
+    split = layout.splits["test"]
+    return BenchSet(
+        name,
+        layout.task,
+        layout.test_count,
+        layout.label_file,
+        None if split == "csv" else split,
+        layout.emotion_names,
+        paper_column,
+    )
 
 
 DATASETS: dict[str, BenchSet] = {
     s.name: s
     for s in (
-        _benchset("MER2023", "basic", "MER23"),
-        _benchset("MER2024", "basic", "MER24"),
-        _benchset("MELD", "basic", "MELD"),
-        _benchset("IEMOCAPFour", "basic", "IEMO"),
-        _benchset("CMUMOSI", "sentiment", "MOSI"),
-        _benchset("CMUMOSEI", "sentiment", "MOSEI"),
-        _benchset("SIMS", "sentiment", "SIMS"),
-        _benchset("SIMSv2", "sentiment", "SIMSv2"),
-        _benchset("OVMERDPlus", "ov", "OV-MERD+"),
+        _benchset("MER2023", "MER23"),
+        _benchset("MER2024", "MER24"),
+        _benchset("MELD", "MELD"),
+        _benchset("IEMOCAPFour", "IEMO"),
+        _benchset("CMUMOSI", "MOSI"),
+        _benchset("CMUMOSEI", "MOSEI"),
+        _benchset("SIMS", "SIMS"),
+        _benchset("SIMSv2", "SIMSv2"),
+        _benchset("OVMERDPlus", "OV-MERD+"),
     )
 }
 

@@ -210,17 +210,12 @@ _COLUMN = {"ov": ("ov_labels", "openset"), "basic": ("emotion", "emo"), "sentime
 
 
 def _from_label_npz(path: Path, spec: BenchSet) -> dict[str, object]:
-    key = spec.corpus_key
+    from ..data.releases import label_corpus
+
+    key = spec.label_split
     if key is None:
         raise ValueError(f"{path}: {spec.name} references are a table ({spec.label_file}), not a label npz")
-    data = _npz(path)
-    if key not in data:
-        raise ValueError(f"{path} has {list(data)}; expected the corpus '{key}' of {spec.name}")
-    corpus = data[key].tolist()
-    if not isinstance(corpus, dict):
-        raise ValueError(f"{path}['{key}'] is a {type(corpus).__name__}; expected a dict name -> {{'emo'|'val': ...}}")
-    if spec.name == "IEMOCAPFour":  # upstream: Session 5 is the test split
-        corpus = {n: v for n, v in corpus.items() if str(n)[4:5] == "5"}
+    corpus = label_corpus(path, key)
     field_name = "val" if spec.task == "sentiment" else "emo"
     out: dict[str, object] = {}
     for name, entry in corpus.items():
