@@ -1,6 +1,6 @@
 """Rows/s of building MER-Caption+ from a generated release, num_proc=1 against num_proc=2, in one run.
 
-    python benchmarks/bench_data.py [--rows 2000] [--verify-rows 200]
+    python perf/bench_data.py [--rows 2000] [--verify-rows 200]
 
 Two workloads: the default build (tables + container-byte checks of every media file) and ``verify_media=True``
 (every clip, wav and face decoded through media.py). Each timing builds into a fresh cache.

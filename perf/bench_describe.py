@@ -15,8 +15,8 @@ Each clip: 8 frames + 8 audio clips decoded from a generated mp4 (PyAV), the OV 
 ``--new-tokens`` generated tokens (min_new_tokens = max_new_tokens, so every batch does the same work; random weights
 would otherwise stop at arbitrary points). Preprocessing is included, as in a real run.
 
-    .venv/bin/python benchmarks/bench_describe.py [--clips 16] [--new-tokens 32] [--device cpu] [--dtype float32]
-    .venv/bin/python benchmarks/bench_describe.py --compare workers [--clips 64] [--workers 2] [--model-threads 1]
+    .venv/bin/python perf/bench_describe.py [--clips 16] [--new-tokens 32] [--device cpu] [--dtype float32]
+    .venv/bin/python perf/bench_describe.py --compare workers [--clips 64] [--workers 2] [--model-threads 1]
         [--clip-dir DIR]
 """
 
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
+from affectgpt_hf.data.writers import write_video
 from affectgpt_hf.hub.variants import TINY, TINY_RANKS, generation_config, variant_config, variant_processor
 from affectgpt_hf.inference.arguments import InferenceArguments
 from affectgpt_hf.inference.batch import Clip, describe
-from affectgpt_hf.media import write_video
 
 # ~100M parameters: CLIP-like vision 384 x 6, HuBERT-like audio 384 x 4, Qwen2-like LLM 768 x 8 (tiny vocabulary).
 MEDIUM = {

@@ -7,7 +7,7 @@
 
 The clips show matplotlib's sample photo (Grace Hopper) moving over a grey 720p frame, with a tone as audio.
 
-    .venv/bin/python benchmarks/bench_faces.py [--clips 4] [--repeats 3] [--new-tokens 8] [--device cpu]
+    .venv/bin/python perf/bench_faces.py [--clips 4] [--repeats 3] [--new-tokens 8] [--device cpu]
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import torch
 from PIL import Image
 
 from affectgpt_hf import AffectGPTForConditionalGeneration
+from affectgpt_hf.data.writers import write_video
 from affectgpt_hf.faces import crop_faces, get_detector, video_face_crops
 from affectgpt_hf.hub.variants import TINY_RANKS, generation_config, variant_config, variant_processor
 from affectgpt_hf.inference.arguments import InferenceArguments
 from affectgpt_hf.inference.batch import Clip, describe
-from affectgpt_hf.media import sample_video_frames, write_video
+from affectgpt_hf.media import sample_video_frames
 
 FACE, FRAME = "multiface_audio_face_text", "multiframe_audio_frame_text"
 

@@ -3,7 +3,7 @@
 A ~100M-parameter config (Qwen2 width 768, 12 layers; towers skipped since features are given). Both paths run
 interleaved in one process; the ratio is what to read (target: at most 1.10x).
 
-    .venv/bin/python benchmarks/bench_forward.py [--batch 4] [--repeats 20]
+    .venv/bin/python perf/bench_forward.py [--batch 4] [--repeats 20]
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ config, no download), measured side by side in one run (issue #14's GPU check; n
 
 Figures go to stdout and, as they come, to ``--out`` (JSON), so a run cut short keeps what it measured.
 
-    python benchmarks/bench_gpu_describe.py [--clips 256] [--workers 4] [--order 0,4,4,0] [--new-tokens 32]
+    python perf/bench_gpu_describe.py [--clips 256] [--workers 4] [--order 0,4,4,0] [--new-tokens 32]
         [--decode-tokens 128] [--out gpu.json]
     # the same code on the CPU with the tiny config, to check the script (figures meaningless):
-    python benchmarks/bench_gpu_describe.py --variant tiny --device cpu --dtype float32 --clips 16 --workers 2 \
+    python perf/bench_gpu_describe.py --variant tiny --device cpu --dtype float32 --clips 16 --workers 2 \
         --order 0,2 --new-tokens 4 --decode-tokens 8
 
-How to run it on the device machine: benchmarks/README.md, "GPU".
+How to run it on the device machine: perf/README.md, "GPU".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ For a 10 s 1280x720 25 fps h264 + aac clip, written twice (x264's default GOP, k
   (b) naive:     decode and convert every frame to RGB at 224x224 (the same conversion), then index; same audio
 Prints clips/s of each and the ratio (a)/(b). Also checks that (a) and (b) return the same frames.
 
-    PYTHONPATH=src python benchmarks/bench_media.py [--repeats 3] [--seconds 10]
+    PYTHONPATH=src python perf/bench_media.py [--repeats 3] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import av
 import numpy as np
 
 from affectgpt_hf import media
-from affectgpt_hf.media import audio_clips, frame_indices, load_audio, sample_video_frames, write_video
+from affectgpt_hf.data.writers import write_video
+from affectgpt_hf.media import audio_clips, frame_indices, load_audio, sample_video_frames
 
 
 def make_clip(path: Path, seconds: float, gop_size: int | None) -> None:

@@ -2,7 +2,7 @@
 against ``np.load(allow_pickle=True)``, on a 5,000-name upstream results file (``name2reason``: name -> answer text) and
 a 5,000-name label file (name -> {'emo': str} / {'val': float}), both read whole.
 
-Usage: python benchmarks/bench_npz.py [--n 5000] [--repeats 20]
+Usage: python perf/bench_npz.py [--n 5000] [--repeats 20]
 Prints the median time of each reader, measured alternately in one run, and their ratio; asserts nothing.
 """
 

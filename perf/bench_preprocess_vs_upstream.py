@@ -17,9 +17,9 @@ as in each media worker of pipeline.py.
 Calls alternate, one of upstream's then one of ours, clip after clip, so that a machine slowing down or speeding up
 during the run weighs on both sides alike. Prints clips/s (best of --repeats after a warm-up round) and ours/upstream.
 
-    PYTHONPATH=src python benchmarks/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4] [--threads 2]
-        [--upstream-python /work/upstream-env/venv/bin/python] [--upstream-src /work/upstream-env/src/AffectGPT]
-        [--shims /work/upstream-env/shims]
+    AFFECTGPT_UPSTREAM_ENV=DIR PYTHONPATH=src python perf/bench_preprocess_vs_upstream.py [--repeats 5] [--seconds 4]
+        [--threads 2] [--upstream-python PY] [--upstream-src SRC] [--shims DIR]   (default: DIR/venv/bin/python,
+        DIR/src/AffectGPT, DIR/shims: upstream's environment as tests/golden/README builds it)
 
 The upstream environment is the one ../shared/notes/upstream-env.md describes (tests/golden/README builds it).
 """
@@ -101,7 +101,7 @@ ONE_SLICE = {"preset": "fast", "x264-params": "sliced-threads=0"}
 
 def make_clips(folder: Path, seconds: float) -> list[tuple[str, Path, Path]]:
     """The three clips and their wavs: a smooth picture panning 4 px a frame under fresh grain; a 16 kHz tone."""
-    from affectgpt_hf.media import write_audio, write_video
+    from affectgpt_hf.data.writers import write_audio, write_video
 
     specs = [
         (0, "h264 1280x720, x264 default GOP", "h264_720p.mp4", 720, 1280, "libx264", None, {"preset": "fast"}),
@@ -201,12 +201,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--upstream-python", default="/work/upstream-env/venv/bin/python")
-    parser.add_argument("--upstream-src", default="/work/upstream-env/src/AffectGPT")
-    parser.add_argument("--shims", default="/work/upstream-env/shims")
+    env = os.environ.get("AFFECTGPT_UPSTREAM_ENV")  # upstream's environment: venv/, src/AffectGPT, shims/
+    for flag, inside in (
+        ("--upstream-python", "venv/bin/python"),
+        ("--upstream-src", "src/AffectGPT"),
+        ("--shims", "shims"),
+    ):
+        parser.add_argument(
+            flag, default=str(Path(env) / inside) if env else None, help=f"default: $AFFECTGPT_UPSTREAM_ENV/{inside}"
+        )
     parser.add_argument("--clips-dir", help="write the clips here and reuse them if present (default: a temp folder)")
     parser.add_argument("--threads", type=int, default=2, help="threads and CPUs for each side (default 2)")
     args = parser.parse_args()
+    if None in (args.upstream_python, args.upstream_src, args.shims):
+        sys.exit(
+            "give --upstream-python, --upstream-src and --shims, or set $AFFECTGPT_UPSTREAM_ENV (tests/golden/README)"
+        )
     for path in (args.upstream_python, args.upstream_src, args.shims):
         if not Path(path).exists():
             sys.exit(f"{path} does not exist; build upstream's environment first (tests/golden/README)")

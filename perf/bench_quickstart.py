@@ -5,7 +5,7 @@ lower with black frames, silence or an empty subtitle. Prints the wall time of e
 the torch thread count and the machine's load average before and after (other work on shared cores slows every
 stage; compare runs only at similar load).
 
-    python benchmarks/bench_quickstart.py [--output-dir runs/bench-quickstart] [--reduced] [--threads 2] [--seed 0]
+    python perf/bench_quickstart.py [--output-dir runs/bench-quickstart] [--reduced] [--threads 2] [--seed 0]
 """
 
 from __future__ import annotations

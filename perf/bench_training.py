@@ -8,7 +8,7 @@ trainable heads, towers frozen), fp32 on CPU, batch 2, dataloader in the main pr
 subprocess so that peak RSS (resource.getrusage maxrss) is its own; the one-off cost of `cache-features` is reported
 too. ``--tiny`` times the quickstart's model instead (the tiny variant as it is, full training).
 
-    .venv/bin/python benchmarks/bench_training.py [--rows 8] [--steps 6] [--warmup 2] [--batch 2] [--lora true] [--tiny]
+    .venv/bin/python perf/bench_training.py [--rows 8] [--steps 6] [--warmup 2] [--batch 2] [--lora true] [--tiny]
 """
 
 from __future__ import annotations

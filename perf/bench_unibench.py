@@ -1,6 +1,6 @@
 """Speed of MER-UniBench scoring: 10,000 OV samples on all 5 wheels, resource loading included, ours vs upstream.
 
-Usage: python benchmarks/bench_unibench.py [--upstream /tmp/upstream_eval/AffectGPT] [--n 10000]
+Usage: python perf/bench_unibench.py [--upstream UPSTREAM_SRC] [--n 10000]
   --upstream (or $UPSTREAM_AFFECTGPT): the `AffectGPT/` folder of `git archive fffca79 AffectGPT`; its heavy imports
   (vllm, cv2, torchaudio, openai, transformers) are stubbed. Without it the upstream part is skipped with a message.
 Needs $MER_UNIBENCH_WHEEL_DIR (or --wheel-dir). Prints figures measured side by side in one run; asserts nothing.
@@ -62,7 +62,12 @@ def run_upstream(root: Path, wheel_dir: Path, preds: list[str], refs: list[str])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--upstream", default=os.environ.get("UPSTREAM_AFFECTGPT", "/tmp/upstream_eval/AffectGPT"))
+    env = os.environ.get("AFFECTGPT_UPSTREAM_ENV")
+    parser.add_argument(
+        "--upstream",
+        default=os.environ.get("UPSTREAM_AFFECTGPT") or (f"{env}/src/AffectGPT" if env else None),
+        help="upstream AffectGPT's source (default: $UPSTREAM_AFFECTGPT, else $AFFECTGPT_UPSTREAM_ENV/src/AffectGPT)",
+    )
     parser.add_argument("--wheel-dir", default=os.environ.get("MER_UNIBENCH_WHEEL_DIR"))
     parser.add_argument("--n", type=int, default=10_000)
     args = parser.parse_args()

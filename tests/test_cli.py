@@ -1,4 +1,4 @@
-"""`affectgpt <command> --help` for every command: the options the README and DESIGN.md name, with their defaults,
+"""`affectgpt <command> --help` for every command: the options the README names, with their defaults,
 come out of the dataclass-built parsers; spellings, repeats and bad arguments behave as argparse users expect.
 
 Each command's real invocation lives with the module it drives (`main([` in test_inference, test_benchmark,

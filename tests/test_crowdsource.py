@@ -275,12 +275,13 @@ def media_llms(tmp_path_factory) -> dict[str, Path]:
 def _without_audio(root: Path, name: str, track: bool = True) -> None:
     """Remove the clip's wav; with ``track``, also rewrite its mp4 without an audio stream (same frames)."""
     from affectgpt_hf import media
+    from affectgpt_hf.data import writers
 
     (root / "audio" / f"{name}.wav").unlink()
     if track:
         video = root / "video" / f"{name}.mp4"
         frames = media.sample_video_frames(video, num_frames=8, size=None)
-        media.write_video(video, frames, fps=8)
+        writers.write_video(video, frames, fps=8)
 
 
 @pytest.mark.timeout(120)

@@ -17,7 +17,8 @@ import pytest
 from utils import spy_on_opens
 
 from affectgpt_hf import media
-from affectgpt_hf.media import frame_indices, sample_video_frames, write_video
+from affectgpt_hf.data.writers import write_video
+from affectgpt_hf.media import frame_indices, sample_video_frames
 
 GOLDEN = Path(__file__).parent / "golden" / "decord"
 _spec = importlib.util.spec_from_file_location("make_frames", GOLDEN / "make_frames.py")

@@ -16,6 +16,7 @@ from PIL import Image
 from utils import TINY, tiny_model
 
 from affectgpt_hf import AffectGPTProcessor
+from affectgpt_hf.data.writers import write_video
 from affectgpt_hf.faces import (
     CROP_SIZE,
     TEMPLATE,
@@ -27,7 +28,7 @@ from affectgpt_hf.faces import (
     video_face_crops,
     warp_affine,
 )
-from affectgpt_hf.media import load_faces, write_video
+from affectgpt_hf.media import load_faces
 
 pytestmark = pytest.mark.timeout(180)
 GREY = 90

@@ -219,7 +219,7 @@ def fuzz_sources(folder: Path) -> list[tuple[str, bytes]]:
     from utils import make_clip, playlist, remux, write_container
 
     from affectgpt_hf.data.toy import synth_voice
-    from affectgpt_hf.media import write_audio
+    from affectgpt_hf.data.writers import write_audio
 
     mp4 = make_clip(folder / "valid.mp4", seconds=2.0, size=(32, 32), fps=8)
     write_audio(folder / "voice.wav", synth_voice("happy", seconds=2.0), 16000)

@@ -16,6 +16,7 @@ import torch
 from utils import spy_on_opens
 
 from affectgpt_hf import media
+from affectgpt_hf.data.writers import write_audio, write_video
 from affectgpt_hf.media import (
     SAMPLE_RATE,
     audio_clips,
@@ -24,8 +25,6 @@ from affectgpt_hf.media import (
     load_faces,
     resize_bilinear_cv2,
     sample_video_frames,
-    write_audio,
-    write_video,
 )
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -140,7 +140,7 @@ def test_files_given_as_bytes_or_file_objects_equal_their_paths(tiny_processor, 
     """What a data set with embedded media holds (the files' bytes): the video's bytes carry its audio too."""
     import io
 
-    from affectgpt_hf.media import write_audio
+    from affectgpt_hf.data.writers import write_audio
 
     wav = tmp_path / "tone.wav"
     write_audio(wav, np.sin(np.arange(32000) / 10).astype(np.float32), 16000)

@@ -1,7 +1,7 @@
 """The reduced quickstart end to end: toy data -> builder -> SFT -> from_pretrained -> describe -> MER-UniBench scores.
 
 The full run's target (hit rate >= 0.9, each blanked modality lower, < 10 min on 2 cores) is a benchmark
-(benchmarks/bench_quickstart.py); this checks the same path on a smaller set, in fewer and larger steps, with bars as
+(perf/bench_quickstart.py); this checks the same path on a smaller set, in fewer and larger steps, with bars as
 strict in kind: a high hit rate and OV F-score, and each blanked modality clearly lower.
 """
 
@@ -15,7 +15,7 @@ from affectgpt_hf.apps.quickstart import CONDITIONS, QuickstartSettings, hit_rat
 from affectgpt_hf.cli import main
 from affectgpt_hf.data.toy import EMOTIONS
 
-# The reduced run's bars (QuickstartSettings.reduced(); the figures of its runs: benchmarks/README.md, "Quickstart").
+# The reduced run's bars (QuickstartSettings.reduced(); the figures of its runs: perf/README.md, "Quickstart").
 # Draws of the toy set under seeds 0-2 each learnt all three cues (whole input 0.96-1.00, each blanked one at least
 # four held-out clips lower), so here each blanked modality must lose more than two clips.
 MIN_HIT_RATE = 0.8

@@ -67,9 +67,9 @@ def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
     from gradio_client import Client, handle_file
 
     from affectgpt_hf.data.toy import synth_voice
+    from affectgpt_hf.data.writers import write_audio
     from affectgpt_hf.inference.arguments import InferenceArguments
     from affectgpt_hf.inference.batch import Clip, describe, load_model
-    from affectgpt_hf.media import write_audio
     from affectgpt_hf.unibench import get_extractor
 
     clip = make_clip(tmp_path / "clip.mp4", seconds=2.0, seed=1)

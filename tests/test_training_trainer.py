@@ -354,5 +354,5 @@ def test_two_processes_agree_and_equal_one_process_of_the_global_batch(feature_c
     assert set(trained) == set(ours) and ours
     moved = [name for name in ours if not torch.equal(ours[name], start[name])]
     assert len(moved) > len(ours) // 2  # the steps changed the weights, so equal weights mean equal steps
-    for name, value in ours.items():  # the measured gap: benchmarks/README.md, "Training"
+    for name, value in ours.items():  # the measured gap: perf/README.md, "Training"
         torch.testing.assert_close(trained[name], value, atol=1e-4, rtol=0, msg=name)

@@ -84,7 +84,7 @@ def make_clip(
     seed: int = 0,
 ) -> Path:
     """An h264/aac mp4 whose frames and tone differ by seed."""
-    from affectgpt_hf.media import write_video
+    from affectgpt_hf.data.writers import write_video
 
     rng = np.random.default_rng(seed)
     frames = rng.integers(0, 255, size=(max(1, int(seconds * fps)), *size, 3), dtype=np.uint8)

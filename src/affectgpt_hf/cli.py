@@ -19,7 +19,7 @@ from pathlib import Path
 COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
 GROUPS = {
     "dataset": "MER-Caption / MER-UniBench datasets",
-    "faces": "OpenFace-style face crops made in-process (faces extra)",
+    "faces": "OpenFace-style face crops made in-process (MTCNN weights from facenet-pytorch)",
 }
 
 
@@ -53,7 +53,7 @@ def parse(name: str, argv: list[str], *types: type, extra: Callable[[argparse.Ar
     )
     if extra is not None:
         extra(parser)
-    for action in parser._actions:  # --field-name first: usage and help show the form DESIGN.md and README use
+    for action in parser._actions:  # --field-name first: usage and help show the form the README uses
         action.option_strings.sort(key=lambda option: "_" in option)
     *parsed, rest = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
     if rest:

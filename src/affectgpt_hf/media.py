@@ -119,7 +119,7 @@ def open_media(source: MediaSource, expected: str, probe_decodes: bool = True) -
     detected; so does a missing, empty or unreadable one.
 
     ``probe_decodes=False``: FFmpeg's stream probe (``avformat_find_stream_info``) decodes nothing; it otherwise decodes
-    the first frames of each stream, for H.264 up to 7 to guess the reordering delay (15 ms of a 1080p clip). The
+    the first frames of each stream, for H.264 up to 7 to guess the reordering delay. The
     codec parameters then come from the container alone: the pixel format is unset until a frame decodes, and the
     reordering delay is the container's (MP4 derives it from its composition offsets)."""
     name = _name(source)
@@ -323,32 +323,21 @@ def sample_video_frames(
     size: tuple[int, int] | None = (224, 224),
     scaler: str = "decord",
 ) -> np.ndarray:
-    """Pick ``num_frames`` frames by :func:`frame_indices` and return them as (n, H, W, 3) uint8 RGB.
+    """``num_frames`` frames picked by :func:`frame_indices`, as (n, H, W, 3) uint8 RGB: equal to a full decode indexed
+    at those frames.
 
-    ``video`` is a path (or bytes / a binary file object) of anything FFmpeg reads, or a (T, H, W, 3)
-    uint8 RGB array. ``size`` is (height, width); ``None`` keeps the decoded size.
+    ``video`` is a path (or bytes / a binary file object) of a container :func:`open_media` admits, or a (T, H, W, 3)
+    uint8 RGB array. ``size`` is (height, width); ``None`` keeps the decoded size. T counts the first video stream's
+    packets (what decord's ``len(vr)`` counts; packets marked as discarded are not), or the frames that decode when
+    fewer do. Decoding stops after the last chosen frame, skips frames nothing refers to unless chosen, and seeks to
+    the clean keyframe before each chosen frame; each shortcut is checked against the packet index and the frames'
+    timestamps, else the plain sequential decode is used.
 
-    T is the number of video packets of the first video stream (what decord's ``len(vr)`` counts, equal to the
-    number of frames a full decode yields for a well-formed file; packets the container marks as discarded are not
-    counted). The result equals a full decode indexed at the chosen frames: only the chosen frames are converted;
-    decoding stops after the last one; frames no other frame refers to (FFmpeg's ``skip_frame`` NONREF class: non-
-    reference H.264 frames, MPEG-4 B-VOPs) are not decoded unless chosen, nor even sent to the decoder where the
-    packet holds nothing else; and where every keyframe is a clean start (H.264 IDR frames, MPEG-4 part 2 I-VOPs)
-    the decoder seeks to the keyframe before each chosen frame (exact: nothing decoded after such a keyframe and
-    shown after it refers to anything before it). Every shortcut is checked (landings against the packet index, each
-    chosen frame by its timestamp), else the plain sequential decode is used. MP4 and QuickTime files open without
-    FFmpeg's stream probe decoding their first frames (``_open_unprobed``). If fewer frames decode than packets
-    exist, the indices are recomputed over the frames that decoded.
-
-    ``scaler="decord"`` (default) converts as upstream's ``decord.VideoReader(width=224, height=224)``
-    does: an FFmpeg filter graph ``scale=W:H`` (aspect not kept, the scale filter's default bilinear
-    flags and colour handling) into RGB24, after ``transpose`` filters for a 90/180/270 degree display
-    rotation, as decord builds it. The frames are byte-equal to decord 0.6.0's (tests/golden/decord) on
-    H.264 and on MPEG-4 part 2 but for a few pixels of P-VOPs, off by 1-2, where decord's FFmpeg 4.1 decoder
-    rounds differently; decord itself returns wrong frames after seeking in open-GOP streams (README,
-    Fidelity), where these are the frames at the index. ``scaler="reformat"`` is the earlier conversion
-    (one ``VideoFrame.reformat``, then the turn), which differs from decord by chroma placement. Array
-    input is scaled with swscale bilinear.
+    ``scaler="decord"`` converts as decord 0.6's ``VideoReader(width=224, height=224)``: an FFmpeg filter graph
+    ``[transpose,]scale=W:H`` (bilinear, aspect not kept) into RGB24; ``"reformat"`` is this package's earlier single
+    ``VideoFrame.reformat`` call. Arrays are scaled with swscale bilinear. What matches decord and where it differs:
+    docs/fidelity.md, "Video frames".
+    Upstream: my_affectgpt/processors/video_processor.py:load_video
     """
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
@@ -549,7 +538,7 @@ def _thread_type(codec: str, first_packet: bytes, extradata: bytes) -> str:
     workers are the parallelism, and one decoding thread each keeps them off each other's cores). H.264 coded in
     several slices a picture decodes fastest with slice threads (both cores on each reference frame; frame threads
     idle while non-reference frames are skipped); MPEG-4 part 2 pictures decode so fast that frame threads cost more
-    than they bring (benchmarks/README.md, "Preprocessing against upstream's loaders").
+    than they bring (perf/README.md, "Preprocessing against upstream's loaders").
     """
     if torch.get_num_threads() == 1:
         return "NONE"
@@ -897,82 +886,3 @@ def audio_clips(
     for one in clips:  # per clip, like upstream's in-place `waveform -= waveform.mean()` on (1, n)
         one -= one.mean()
     return clips[:, 0].numpy()
-
-
-# --------------------------------------------------------------------------------------------- writing
-
-
-_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
-
-
-def _as_channels(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio)
-    audio = audio[None] if audio.ndim == 1 else audio
-    if audio.ndim != 2 or audio.shape[0] not in _LAYOUTS:
-        raise ValueError(f"audio must be (samples,) or (channels, samples) with 1-6 or 8 channels, got {audio.shape}")
-    return audio
-
-
-def write_video(
-    path: str | os.PathLike,
-    frames: np.ndarray,
-    fps: float,
-    audio: np.ndarray | None = None,
-    sampling_rate: int = SAMPLE_RATE,
-    codec: str = "libx264",
-    gop_size: int | None = None,
-    options: dict[str, str] | None = None,
-    rotation: int = 0,
-) -> None:
-    """Write (T, H, W, 3) uint8 RGB frames (and optional float audio) to a video file, e.g. h264 + aac mp4.
-
-    ``gop_size`` sets the keyframe interval (None: the encoder's default, 250 for x264); ``options`` go
-    to the encoder (e.g. ``{"bframes": "0"}``); ``rotation`` stores a display matrix turning the picture
-    counter-clockwise by that many degrees. Odd sizes are encoded as yuv444p (4:2:0 needs even sizes).
-    """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8 with T >= 1, got {frames.shape} {frames.dtype}")
-    with av.open(os.fspath(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001 * 1000))
-        stream.height, stream.width = frames.shape[1:3]
-        odd = frames.shape[1] % 2 or frames.shape[2] % 2
-        stream.pix_fmt = "yuv444p" if odd and codec in ("libx264", "h264") else "yuv420p"
-        if gop_size is not None:
-            stream.codec_context.gop_size = gop_size
-        options = dict(options or {})
-        if codec == "libx265":  # x265 prints to stderr itself, past FFmpeg's silenced log
-            options.setdefault("x265-params", "log-level=none")
-        if options:
-            stream.options = options
-        if rotation:
-            stream.set_display_rotation(rotation)
-        audio_stream = None
-        if audio is not None:
-            channels = _as_channels(audio).astype(np.float32)
-            audio_stream = container.add_stream("aac", rate=sampling_rate, layout=_LAYOUTS[channels.shape[0]])
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode(None))
-        if audio_stream is not None:
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(channels), format="fltp", layout=audio_stream.layout
-            )
-            frame.sample_rate = sampling_rate
-            container.mux(audio_stream.encode(frame))
-            container.mux(audio_stream.encode(None))
-
-
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> None:
-    """Write (samples,) or (channels, samples) audio to a 16-bit PCM wav (floats in [-1, 1] are scaled by 32767)."""
-    audio = _as_channels(audio)
-    if audio.dtype != np.int16:
-        audio = np.round(np.clip(audio.astype(np.float64), -1, 1) * 32767).astype(np.int16)
-    with av.open(os.fspath(path), mode="w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=sampling_rate, layout=_LAYOUTS[audio.shape[0]])
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(audio.T).reshape(1, -1), format="s16", layout=stream.layout
-        )
-        frame.sample_rate = sampling_rate
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))

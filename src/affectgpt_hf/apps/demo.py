@@ -179,7 +179,10 @@ class Analyzer:
                 "approximation of the OpenFace crops it was trained on."
             )
         if self.faces is None and visual_token_of(self.processor.input_mode) == FACE_TOKEN:
-            return " This model reads face crops, but the face extra is not installed: it sees video frames."
+            return (
+                " This model reads face crops, but facenet-pytorch's MTCNN weights are not installed: it sees video "
+                "frames."
+            )
         return ""
 
     def sectors(self, labels: list[str]) -> list[dict[str, object]]:
@@ -240,7 +243,7 @@ def wheel_chart(sectors: list[dict[str, object]], labels: list[str]) -> np.ndarr
 def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]:
     """Four toy clips (one per emotion, every cue present), written once, as Gradio example rows."""
     from ..data.toy import EMOTIONS, SUBTITLES, face_frames, synth_voice
-    from ..media import write_video
+    from ..data.writers import write_video
 
     folder = Path(folder or Path(tempfile.gettempdir()) / "affectgpt_space_examples")
     folder.mkdir(parents=True, exist_ok=True)

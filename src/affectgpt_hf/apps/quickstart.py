@@ -121,8 +121,8 @@ def train_tiny(output_dir: Path, work: Path, release: Path, train_names: list[st
     ``output_dir``."""
     from ..data import load_mer_caption
     from ..training import AffectGPTSFTConfig, DataArguments, ModelArguments, cache_features
-    from ..training.sft import main as train
     from ..training.features import write_features_info
+    from ..training.sft import main as train
 
     dataset = load_mer_caption(release, cache_dir=work / "datasets_cache")
     keep = set(train_names)

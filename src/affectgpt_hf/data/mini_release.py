@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .layouts import LAYOUTS, get_layout
+from .writers import write_audio, write_video
 
 SAMPLE_DESCRIPTIONS = (
     "In the video, the man frowns and raises his voice; the subtitle says he was told already, so he is angry.",
@@ -38,11 +39,7 @@ def write_clip(path: str | os.PathLike, seed: int = 0, seconds: float = 1.0, siz
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = "mpeg4" if path.suffix == ".avi" else "libx264"
-    writer = _media_writer("write_video")
-    if writer is not None:
-        writer(str(path), frames, fps, audio=audio, sampling_rate=16000, codec=codec)
-    else:
-        _write_video_av(path, frames, fps, audio, codec)
+    write_video(str(path), frames, fps, audio=audio, sampling_rate=16000, codec=codec)
 
 
 def write_wav(path: str | os.PathLike, seed: int = 0, seconds: float = 1.0) -> None:
@@ -51,44 +48,7 @@ def write_wav(path: str | os.PathLike, seed: int = 0, seconds: float = 1.0) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     samples = int(16000 * seconds)
     audio = (0.2 * np.sin(2 * np.pi * (220 + 40 * seed) * np.arange(samples) / 16000)).astype(np.float32)
-    writer = _media_writer("write_audio")
-    if writer is not None:
-        writer(str(path), audio, 16000)
-    else:
-        import soundfile
-
-        soundfile.write(str(path), audio, 16000, subtype="PCM_16")
-
-
-def _media_writer(name: str):
-    """media.py's writer when that module is there (it is the project's one media module), else None."""
-    try:
-        from .. import media
-    except ImportError:
-        return None
-    return getattr(media, name, None)
-
-
-def _write_video_av(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray, codec: str) -> None:
-    """Fallback writer with PyAV (h264/mpeg4 video, aac/pcm audio) for when media.py is not importable."""
-    import av
-
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        audio_stream = container.add_stream("aac" if path.suffix == ".mp4" else "pcm_s16le", rate=16000)
-        audio_stream.layout = "mono"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-        pcm = audio if audio_stream.codec_context.name == "aac" else (audio * 32767).astype(np.int16)
-        fmt = "fltp" if pcm.dtype == np.float32 else "s16"
-        chunk = 1024
-        for start in range(0, len(pcm), chunk):
-            block = av.AudioFrame.from_ndarray(pcm[None, start : start + chunk], format=fmt, layout="mono")
-            block.sample_rate = 16000
-            container.mux(audio_stream.encode(block))
-        container.mux(audio_stream.encode())
+    write_audio(str(path), audio, 16000)
 
 
 def write_faces(path: str | os.PathLike, seed: int = 0, frames: int = 4, size: int = 16) -> None:

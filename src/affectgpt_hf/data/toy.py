@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..inference.prefetch import usable_cpus
-from ..media import write_audio, write_video
+from .writers import write_audio, write_video
 
 EMOTIONS = ("happy", "sad", "angry", "surprised")
 MODALITIES = ("face", "voice", "text")

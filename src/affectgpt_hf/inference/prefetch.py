@@ -42,11 +42,9 @@ def usable_cpus() -> int:
 
 def default_num_workers(device: torch.device | str = "cuda") -> int:
     """Workers for ``--num-workers`` when not given, for a model on ``device``: min(4, CPUs of this process - 1), the
-    CPUs shared among the processes of an ``accelerate launch`` on this machine. One core stays with the process that
-    runs the model; four workers decode about 60 clips/s of 720p (16 clips/s per core), more than a 7B model answers
-    on one GPU, so more would only cost memory. One CPU: 0 (decode in the main process). A model on the CPU: 0, as its
-    own threads already take every core and workers only compete with them (benchmarks/README.md, "Media workers":
-    0.90-1.03x with 2 workers and 0.95x with 1 on 2 cores)."""
+    CPUs shared among the processes of an ``accelerate launch`` on this machine; 0 (decode in the main process) with
+    one CPU or a model on the CPU, whose own threads already take every core. One core stays with the model's process;
+    four workers out-decode what a 7B model answers on one GPU (perf/README.md, "Media workers")."""
     if torch.device(device).type == "cpu":
         return 0
     cpus = usable_cpus()
@@ -168,7 +166,7 @@ class Prefetcher:
     ``device``: where the model runs. ``num_workers=None`` takes :func:`default_num_workers` for it; batches are pinned
     for a GPU. With the model on the CPU and more torch threads than the workers leave cores
     (:func:`model_threads_left`), a warning says so: the workers and the model's threads then slow each other down
-    (benchmarks/README.md, "Media workers"). The thread count is the caller's to change, since floats may round
+    (perf/README.md, "Media workers"). The thread count is the caller's to change, since floats may round
     differently with another one."""
 
     def __init__(

@@ -91,6 +91,6 @@ class AffectGPTSFTConfig(SFTConfig):
             "help": "loss through TRL's fused LM head (true: no full logits, the memory saver for a 152k vocabulary) "
             "or from the model's logits as upstream (false; computed only at the positions that have a label); the "
             "same loss either way. Default: fused on a GPU, the model's logits on CPU, where the fused kernel's torch "
-            "fallback made the tiny model's steps 3x slower"
+            'fallback is slower (perf/README.md, "Training")'
         },
     )

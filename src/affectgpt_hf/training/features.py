@@ -2,7 +2,7 @@
 
 The towers are frozen and kept in eval mode, so their per-frame / per-clip features (`get_video_features`,
 `get_audio_features`, before pooling) are the same at every epoch; training reads them as the model's
-`video_features=` / `audio_features=` arguments and never runs the towers again (benchmarks/README.md, "Training").
+`video_features=` / `audio_features=` arguments and never runs the towers again (perf/README.md, "Training").
 """
 
 from __future__ import annotations

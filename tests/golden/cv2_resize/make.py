@@ -3,8 +3,8 @@
 Run in upstream's pinned environment (opencv-python 4.6.0.66, numpy 1.23.5; tests/golden/upstream/make.sh builds it),
 from the repository root, with upstream AffectGPT (commit fffca79) on the path:
 
-    PYTHONPATH=/work/upstream-env/shims:/work/upstream-env/src/AffectGPT \
-        /work/upstream-env/venv/bin/python tests/golden/cv2_resize/make.py
+    PYTHONPATH=$AFFECTGPT_UPSTREAM_ENV/shims:$AFFECTGPT_UPSTREAM_ENV/src/AffectGPT \
+        $AFFECTGPT_UPSTREAM_ENV/venv/bin/python tests/golden/cv2_resize/make.py
 
 Stored: each case's input and output as uint8, and the provenance (versions, command). The inputs are made by a
 formula here and stored, so the test reads them rather than restating it.
@@ -23,8 +23,8 @@ from my_affectgpt.processors.video_processor import load_face
 
 OUT = Path(__file__).with_name("faces.npz")
 COMMAND = (
-    "PYTHONPATH=/work/upstream-env/shims:/work/upstream-env/src/AffectGPT "
-    "/work/upstream-env/venv/bin/python tests/golden/cv2_resize/make.py"
+    "PYTHONPATH=$AFFECTGPT_UPSTREAM_ENV/shims:$AFFECTGPT_UPSTREAM_ENV/src/AffectGPT "
+    "$AFFECTGPT_UPSTREAM_ENV/venv/bin/python tests/golden/cv2_resize/make.py"
 )
 
 

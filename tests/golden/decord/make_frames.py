@@ -6,8 +6,8 @@ upstream's own ``load_video(path, n_frms=8, height=224, width=224)`` (my_affectg
 decord underneath) reads each clip; ``frames.json`` gets, per clip, decord's frame count and the sha256 of each
 returned 224x224x3 uint8 frame, plus the provenance. Nothing is written unless every clip was read.
 
-    PYTHONPATH=src python tests/golden/decord/make_frames.py [--upstream-python /work/upstream-env/venv/bin/python]
-        [--upstream-src /work/upstream-env/src/AffectGPT] [--shims /work/upstream-env/shims]
+    PYTHONPATH=src python tests/golden/decord/make_frames.py [--upstream-python $AFFECTGPT_UPSTREAM_ENV/venv/bin/python]
+        [--upstream-src $AFFECTGPT_UPSTREAM_ENV/src/AffectGPT] [--shims $AFFECTGPT_UPSTREAM_ENV/shims]
 
 The H.264 clips are lossless (qp 0) encodes of pictures made here in YUV, so any x264 decodes them to the same
 pixels: rebuilding them in the test reproduces what decord read. The MPEG-4 part 2 clip is lossy, so it is stored
@@ -148,15 +148,25 @@ def _read_with_decord(pairs: dict[str, str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--upstream-python", default="/work/upstream-env/venv/bin/python")
-    parser.add_argument("--upstream-src", default="/work/upstream-env/src/AffectGPT")
-    parser.add_argument("--shims", default="/work/upstream-env/shims")
+    env = os.environ.get("AFFECTGPT_UPSTREAM_ENV")  # upstream's environment: venv/, src/AffectGPT, shims/
+    for flag, inside in (
+        ("--upstream-python", "venv/bin/python"),
+        ("--upstream-src", "src/AffectGPT"),
+        ("--shims", "shims"),
+    ):
+        parser.add_argument(
+            flag, default=str(Path(env) / inside) if env else None, help=f"default: $AFFECTGPT_UPSTREAM_ENV/{inside}"
+        )
     parser.add_argument("--rewrite-mpeg4", action="store_true", help="encode the stored MPEG-4 clip anew")
     parser.add_argument("--decord-json", help=argparse.SUPPRESS)  # the inner run, in upstream's environment
     args = parser.parse_args()
     if args.decord_json:
         print(json.dumps(_read_with_decord(json.loads(args.decord_json))))
         return
+    if None in (args.upstream_python, args.upstream_src, args.shims):
+        sys.exit(
+            "give --upstream-python, --upstream-src and --shims, or set $AFFECTGPT_UPSTREAM_ENV (tests/golden/README)"
+        )
     for path in (args.upstream_python, args.upstream_src, args.shims):
         if not Path(path).exists():
             raise SystemExit(f"{path} does not exist; build upstream's environment (tests/golden/upstream/make.sh)")

@@ -13,8 +13,8 @@ Every case's inputs (``predictions``, ``references``) are read from the golden f
 
 Run it with upstream's pinned venv (tests/golden/upstream/make.sh builds it), from anywhere:
 
-    PYTHONPATH=/work/upstream-env/shims /work/upstream-env/venv/bin/python tests/golden/unibench/make.py \\
-        --upstream /work/upstream-env/src/AffectGPT [--check]
+    PYTHONPATH=$AFFECTGPT_UPSTREAM_ENV/shims $AFFECTGPT_UPSTREAM_ENV/venv/bin/python tests/golden/unibench/make.py \\
+        --upstream $AFFECTGPT_UPSTREAM_ENV/src/AffectGPT [--check]
 
 ``--check`` exits 1 if any recomputed number differs from the file (nothing is written); without it the file is
 rewritten. Upstream reads the emotion wheels from its own ``./emotion_wheel``, byte-identical to the pinned

@@ -1,7 +1,7 @@
 """Writes the upstream-format npz files beside this script with upstream's pinned numpy 1.23.5, as upstream's code
 writes them (``np.savez_compressed`` with dict values -> 0-d object arrays pickled with ``numpy.core`` globals).
 
-Run: /work/upstream-env/venv/bin/python tests/golden/upstream_npz/make_upstream_npz.py tests/golden/upstream_npz
+Run: $AFFECTGPT_UPSTREAM_ENV/venv/bin/python tests/golden/upstream_npz/make_upstream_npz.py tests/golden/upstream_npz
 """
 
 import sys
