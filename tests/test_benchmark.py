@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from utils import labelled, save_tiny_folder
 
+from affectgpt_hf.benchmark import BEST_EPOCH, CONFIG_OF, SINGLE, load_testset, run_benchmark
 from affectgpt_hf.benchmark import runner as benchmark
 from affectgpt_hf.benchmark.arguments import BenchmarkConfig
-from affectgpt_hf.benchmark.runner import BEST_EPOCH, CONFIG_OF, SINGLE, load_testset, run_benchmark
 from affectgpt_hf.cli import main
 from affectgpt_hf.data import LAYOUTS
 from affectgpt_hf.data.mini_release import write_mini_release

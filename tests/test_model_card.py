@@ -125,7 +125,7 @@ def converted(components) -> Path:
 def benchmark_json(converted, tmp_path_factory) -> Path:
     """A real `affectgpt benchmark` report of the converted folder on two mini test sets, run from another folder
     with relative paths (the cards read it from here)."""
-    from affectgpt_hf.benchmark.runner import CONFIG_OF
+    from affectgpt_hf.benchmark import CONFIG_OF
     from affectgpt_hf.data.mini_release import write_mini_release
 
     root = tmp_path_factory.mktemp("bench")

@@ -152,7 +152,7 @@ def test_numpy2_object_arrays_round_trip(tmp_path):
     ],
 )
 def test_spellings_agree(spelling, key):
-    from affectgpt_hf.benchmark.runner import resolve_datasets
+    from affectgpt_hf.benchmark import resolve_datasets
     from affectgpt_hf.unibench import get_benchset
 
     assert get_benchset(spelling).name == key

@@ -21,12 +21,10 @@ from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "AffectGPTConfig": "configuration_affectgpt",
-    "AffectGPTForConditionalGeneration": "modeling_affectgpt",
-    "AffectGPTModel": "modeling_affectgpt",
-    "AffectGPTPreTrainedModel": "modeling_affectgpt",
-    "AffectGPTProcessor": "processing_affectgpt",
+_LAZY = {  # submodule -> the names it gives the package
+    "configuration_affectgpt": ("AffectGPTConfig",),
+    "modeling_affectgpt": ("AffectGPTForConditionalGeneration", "AffectGPTModel", "AffectGPTPreTrainedModel"),
+    "processing_affectgpt": ("AffectGPTProcessor",),
 }
 
 if TYPE_CHECKING:

@@ -6,10 +6,13 @@ import importlib
 from collections.abc import Callable
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package``: ``exports`` maps each name to the submodule (relative to the
-    package) that defines it; the submodule is imported when the name is first asked for."""
+def lazy_exports(
+    package: str, exports: dict[str, tuple[str, ...]]
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for ``package``: ``exports`` maps each submodule (relative to the package) to the
+    names it defines for the package; a submodule is imported when one of its names is first asked for."""
     module = importlib.import_module(package)
+    exports = {name: submodule for submodule, names in exports.items() for name in names}
 
     def __getattr__(name: str) -> object:
         if name not in exports:

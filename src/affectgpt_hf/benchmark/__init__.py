@@ -4,22 +4,12 @@ extraction -> scores -> the summary beside the paper's Table 2 (summary.py), res
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "BEST_EPOCH": "runner",
-    "BenchmarkConfig": "arguments",
-    "BenchmarkRunner": "runner",
-    "CONFIG_OF": "runner",
-    "SINGLE": "runner",
-    "TestSet": "runner",
-    "load_testset": "runner",
-    "markdown_report": "runner",
-    "resolve_checkpoints": "runner",
-    "resolve_datasets": "runner",
-    "run_benchmark": "runner",
-    "strongest_peers": "runner",
-    "versions": "runner",
-    "write_benchmark_report": "runner",
+_EXPORTS = {  # submodule -> the names it gives the package
+    "arguments": ("BenchmarkConfig",),
+    "runner": ("BenchmarkRunner", "resolve_checkpoints", "run_benchmark"),
+    "summary": ("BEST_EPOCH", "SINGLE", "markdown_report", "strongest_peers", "versions", "write_benchmark_report"),
+    "testsets": ("CONFIG_OF", "TestSet", "load_testset", "resolve_datasets"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

@@ -49,15 +49,10 @@ from .outputs import (
     write_upstream_npz,
 )
 from .summary import (
-    BEST_EPOCH,
-    SINGLE,
     DatasetResult,
     build_report,
     choose_checkpoint,
     dataset_entry,
-    markdown_report,
-    strongest_peers,
-    versions,
     write_benchmark_report,
     write_samples,
 )
@@ -349,18 +344,4 @@ def run_benchmark(
     return BenchmarkRunner(config, on_dataset_done, describe_fn).run()
 
 
-__all__ = [
-    "BEST_EPOCH",
-    "CONFIG_OF",
-    "SINGLE",
-    "BenchmarkRunner",
-    "TestSet",
-    "load_testset",
-    "markdown_report",
-    "resolve_checkpoints",
-    "resolve_datasets",
-    "run_benchmark",
-    "strongest_peers",
-    "versions",
-    "write_benchmark_report",
-]
+__all__ = ["BenchmarkRunner", "resolve_checkpoints", "run_benchmark"]

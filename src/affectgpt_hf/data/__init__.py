@@ -2,34 +2,21 @@
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "MERBuilder": "builder",
-    "MERConfig": "builder",
-    "PathAudio": "builder",
-    "build_dataset": "builder",
-    "features_for": "builder",
-    "load_mer_caption": "builder",
-    "load_unibench": "builder",
-    "attach_media": "hub",
-    "dataset_card": "hub",
-    "load_hub_folder": "hub",
-    "push_to_hub": "hub",
-    "write_hub_folder": "hub",
-    "CAPTION_CONFIGS": "layouts",
-    "LAYOUTS": "layouts",
-    "MODEL_SUBTITLE": "layouts",
-    "ReleaseLayout": "layouts",
-    "UNIBENCH_CONFIGS": "layouts",
-    "get_layout": "layouts",
-    "ReleaseError": "releases",
-    "read_release": "releases",
-    "resolve_release_dir": "releases",
-    "TASKS": "sft",
-    "add_sft_columns": "sft",
-    "choose_question": "sft",
-    "pick_pair": "sft",
-    "sft_pairs": "sft",
+_EXPORTS = {  # submodule -> the names it gives the package
+    "builder": (
+        "MERBuilder",
+        "MERConfig",
+        "PathAudio",
+        "build_dataset",
+        "features_for",
+        "load_mer_caption",
+        "load_unibench",
+    ),
+    "hub": ("attach_media", "dataset_card", "load_hub_folder", "push_to_hub", "write_hub_folder"),
+    "layouts": ("CAPTION_CONFIGS", "LAYOUTS", "MODEL_SUBTITLE", "ReleaseLayout", "UNIBENCH_CONFIGS", "get_layout"),
+    "releases": ("ReleaseError", "read_release", "resolve_release_dir"),
+    "sft": ("TASKS", "add_sft_columns", "choose_question", "pick_pair", "sft_pairs"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

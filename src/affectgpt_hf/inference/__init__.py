@@ -3,24 +3,18 @@
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "CLIP_TIMEOUT": "arguments",
-    "GREEDY": "arguments",
-    "UPSTREAM_SAMPLING": "arguments",
-    "DescribeArguments": "arguments",
-    "InferenceArguments": "arguments",
-    "generation_kwargs": "arguments",
-    "Clip": "batch",
-    "DescribeResult": "batch",
-    "describe": "batch",
-    "describe_files": "batch",
-    "load_model": "batch",
-    "prepare_clip": "batch",
-    "VIDEO_SUFFIXES": "inputs",
-    "face_file": "inputs",
-    "find_clips": "inputs",
-    "read_subtitles": "inputs",
+_EXPORTS = {  # submodule -> the names it gives the package
+    "arguments": (
+        "CLIP_TIMEOUT",
+        "DescribeArguments",
+        "GREEDY",
+        "InferenceArguments",
+        "UPSTREAM_SAMPLING",
+        "generation_kwargs",
+    ),
+    "batch": ("Clip", "DescribeResult", "describe", "describe_files", "load_model", "prepare_clip"),
+    "inputs": ("VIDEO_SUFFIXES", "face_file", "find_clips", "read_subtitles"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

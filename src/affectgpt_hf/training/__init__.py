@@ -3,35 +3,16 @@ its parser) builds the model (model.py) and the rows (data.py), trains with trai
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "AffectGPTSFTConfig": "arguments",
-    "DataArguments": "arguments",
-    "LANGUAGE_MODEL_LORA_TARGETS": "arguments",
-    "ModelArguments": "arguments",
-    "AffectGPTSFTCollator": "collator",
-    "IGNORE_INDEX": "collator",
-    "media_source": "collator",
-    "redraw_index": "collator",
-    "cache_features": "features",
-    "encode_batch": "features",
-    "towers_checksum": "features",
-    "check_feature_cache": "data",
-    "dataset_fingerprint": "data",
-    "load_training_dataset": "data",
-    "build_model": "model",
-    "build_processor": "model",
-    "head_module_names": "model",
-    "prepare_trainable": "model",
-    "CardSources": "saving",
-    "save_trained": "saving",
-    "build_trainer": "sft",
-    "main": "sft",
-    "parse_train_args": "sft",
-    "resume_checkpoint": "sft",
-    "AffectGPTTrainer": "trainer",
-    "EpochCallback": "trainer",
-    "upstream_lr_factor": "trainer",
+_EXPORTS = {  # submodule -> the names it gives the package
+    "arguments": ("AffectGPTSFTConfig", "DataArguments", "LANGUAGE_MODEL_LORA_TARGETS", "ModelArguments"),
+    "collator": ("AffectGPTSFTCollator", "IGNORE_INDEX", "media_source", "redraw_index"),
+    "features": ("cache_features", "encode_batch", "towers_checksum"),
+    "data": ("check_feature_cache", "dataset_fingerprint", "load_training_dataset"),
+    "model": ("build_model", "build_processor", "head_module_names", "prepare_trainable"),
+    "saving": ("CardSources", "save_trained"),
+    "sft": ("build_trainer", "main", "parse_train_args", "resume_checkpoint"),
+    "trainer": ("AffectGPTTrainer", "EpochCallback", "upstream_lr_factor"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

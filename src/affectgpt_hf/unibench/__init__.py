@@ -5,34 +5,15 @@ Scores follow upstream AffectGPT (fffca79) exactly; see ``scores.py`` for the de
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "ScoringArguments": "arguments",
-    "BenchSet": "benchsets",
-    "DATASETS": "benchsets",
-    "LABEL_ALIASES": "benchsets",
-    "PAPER_TABLE2": "benchsets",
-    "canonical_label": "benchsets",
-    "get_benchset": "benchsets",
-    "evaluate_dataset": "evaluation",
-    "markdown_table": "evaluation",
-    "score_predictions": "evaluation",
-    "write_report": "evaluation",
-    "LLMJudge": "extraction",
-    "LabelExtractor": "extraction",
-    "LexiconExtractor": "extraction",
-    "get_extractor": "extraction",
-    "Predictions": "files",
-    "load_predictions_file": "files",
-    "load_references": "files",
-    "EmotionWheels": "resources",
-    "load_wheels": "resources",
-    "best_epoch": "scores",
-    "hit_rate": "scores",
-    "map_to_sectors": "scores",
-    "ovmer_scores": "scores",
-    "sentiment_scores": "scores",
-    "unibench_mean": "scores",
+_EXPORTS = {  # submodule -> the names it gives the package
+    "arguments": ("ScoringArguments",),
+    "benchsets": ("BenchSet", "DATASETS", "LABEL_ALIASES", "PAPER_TABLE2", "canonical_label", "get_benchset"),
+    "evaluation": ("evaluate_dataset", "markdown_table", "score_predictions", "write_report"),
+    "extraction": ("LLMJudge", "LabelExtractor", "LexiconExtractor", "get_extractor"),
+    "files": ("Predictions", "load_predictions_file", "load_references"),
+    "resources": ("EmotionWheels", "load_wheels"),
+    "scores": ("best_epoch", "hit_rate", "map_to_sectors", "ovmer_scores", "sentiment_scores", "unibench_mean"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
