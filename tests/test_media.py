@@ -24,6 +24,7 @@ from affectgpt_hf.media import (
     load_audio,
     load_faces,
     resize_bilinear_cv2,
+    sample_segment_frames,
     sample_video_frames,
 )
 
@@ -104,6 +105,33 @@ def test_mpeg4_avi_sampling_equals_full_decode(tmp_path, options):
     for num in (8, 3):
         np.testing.assert_array_equal(sample_video_frames(path, num_frames=num), reference[frame_indices(29, num)])
     assert len({frame.tobytes() for frame in reference}) == 29  # every frame differs, so an index off by one shows
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("suffix", "codec", "gop", "options"),
+    [
+        (".mp4", "libx264", 10, {"bframes": "2"}),  # keyframes every 10: seeks across the gaps
+        (".mp4", "libx264", None, {}),  # one keyframe: a forward walk
+        (".avi", "mpeg4", 12, {"bf": "2"}),
+    ],
+)
+def test_segment_frames_equal_the_frames_at_upstreams_indices_of_each_stretch(tmp_path, suffix, codec, gop, options):
+    """Each segment's frames are those frame_indices picks among the frames shown in [start, end), as a full decode
+    shows them: contiguous segments, a gap, one shorter than 8 frames, one at the end; a segment without frames is
+    named."""
+    path = tmp_path / f"long{suffix}"
+    write_video(path, _ramp_video(60), fps=10, codec=codec, gop_size=gop, options=options)
+    reference = _full_decode(path)
+    segments = [(0.0, 1.2), (1.2, 2.5), (3.4, 3.9), (4.0, 6.0)]
+    shown = [(0, 12), (12, 25), (34, 39), (40, 60)]  # frames i shown at i / 10 s
+    got = sample_segment_frames(path, segments)
+    for (first, stop), frames in zip(shown, got, strict=True):
+        np.testing.assert_array_equal(frames, reference[[first + i for i in frame_indices(stop - first, 8)]])
+    with pytest.raises(ValueError, match=r"no frame is shown in the segment 2\.510-2\.550 s"):
+        sample_segment_frames(path, [(2.51, 2.55)])
+    with pytest.raises(ValueError, match="expected 0 <= start < end"):
+        sample_segment_frames(path, [(2.0, 1.0)])
 
 
 @pytest.mark.timeout(60)

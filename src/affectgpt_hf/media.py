@@ -347,36 +347,88 @@ def sample_video_frames(
             raise ValueError(f"size must be positive (height, width), got {size}")
     if isinstance(video, np.ndarray):
         return _sample_array(video, num_frames, size)
+    (frames,) = _sample(
+        video,
+        size,
+        scaler,
+        choose=lambda packets, stream: [frame_indices(len(packets), num_frames)],
+        reindex=lambda decoded: [frame_indices(decoded, num_frames)],
+    )
+    return frames
+
+
+def sample_segment_frames(
+    video: MediaSource,
+    segments: list[tuple[float, float]],
+    num_frames: int = 8,
+    size: tuple[int, int] | None = (224, 224),
+    scaler: str = "decord",
+) -> list[np.ndarray]:
+    """For each ``(start, end)`` (seconds from the first frame), ``num_frames`` frames of those shown in
+    ``[start, end)``, picked by :func:`frame_indices` over them: what :func:`sample_video_frames` picks from that
+    stretch cut out as a clip. The video is read once, forward: frames are decoded where a segment needs them, and
+    decoding seeks only across stretches that no segment needs. ``ValueError`` names a segment that holds no frame."""
+    if scaler not in SCALERS:
+        raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
+    for start, end in segments:
+        if not 0 <= start < end:
+            raise ValueError(f"segment ({start}, {end}): expected 0 <= start < end, in seconds")
+    name = _name(video)
+
+    def choose(packets, stream) -> list[list[int]]:
+        shown = sorted(p[0] for p in packets)  # presentation timestamps, in display order
+        seconds = [float((pts - shown[0]) * stream.time_base) for pts in shown]
+        chosen = []
+        for start, end in segments:
+            first, stop = bisect.bisect_left(seconds, start), bisect.bisect_left(seconds, end)
+            if stop <= first:
+                raise ValueError(f"{name}: no frame is shown in the segment {start:.3f}-{end:.3f} s")
+            chosen.append([first + i for i in frame_indices(stop - first, num_frames)])
+        return chosen
+
+    if size is not None:
+        size = (int(size[0]), int(size[1]))
+    return _sample(video, size, scaler, choose, reindex=None)
+
+
+def _sample(video: MediaSource, size, scaler: str, choose, reindex) -> list[np.ndarray]:
+    """Decode the frames ``choose(packets, stream)`` names (lists of presentation indices) and return each list's
+    frames stacked. The shortcuts of :func:`sample_video_frames` first, else a plain decode from the start; when fewer
+    frames decode than packets exist, ``reindex(decoded)`` chooses again over the frames that did (None: an error)."""
     name = _name(video)
     convert = _RGBConverter(size, scaler)
     container, probed = _open_unprobed(video, "a video file")
     with container:
         packets, stream = _index_video(container, name)
         index = stream.index
-        indices = frame_indices(len(packets), num_frames)
+        selections = choose(packets, stream)
+        wanted = sorted(set().union(*selections))
         frames: dict[int, np.ndarray] = {}
         try:
             if _can_seek(packets, stream.codec_context.name):
-                frames = _decode_with_seeks(container, stream, name, packets, sorted(set(indices)), convert)
+                frames = _decode_with_seeks(container, stream, name, packets, wanted, convert)
             elif _unique_pts(packets):
-                frames = _decode_from(container, stream, name, packets, sorted(set(indices)), convert, [0])
+                frames = _decode_from(container, stream, name, packets, wanted, convert, [0])
             elif probed:  # frames told apart by their order alone: the decoder needs the probe's reordering delay
-                frames, _ = _decode_in_order(container, stream, name, set(indices), convert, rewind_to=packets[0])
+                frames, _ = _decode_in_order(container, stream, name, set(wanted), convert, rewind_to=packets[0])
         except _SeekMismatch:
             frames = {}
     for _ in range(2):  # fallback: a fresh decode from the very start, then (if frames were missing) once more
-        if len(frames) == len(set(indices)):
+        if len(frames) == len(wanted):
             break
         with open_media(video, "a video file") as container:
             stream = container.streams[index]
             stream.thread_type = _thread_type(stream.codec_context.name, b"", b"")
-            frames, decoded = _decode_in_order(container, stream, name, set(indices), convert)
-        if len(frames) < len(set(indices)):  # fewer frames decoded than packets: index the frames that did
+            frames, decoded = _decode_in_order(container, stream, name, set(wanted), convert)
+        if len(frames) < len(wanted):  # fewer frames decoded than packets: index the frames that did
             if decoded == 0:
                 raise ValueError(f"{name} has a video stream but no decodable frames")
-            indices = frame_indices(decoded, num_frames)
+            if reindex is None:
+                raise ValueError(f"{name}: only {decoded} of its {len(packets)} frames decode; the file is damaged")
+            selections = reindex(decoded)
+            wanted = sorted(set().union(*selections))
             frames = {}
-    return np.stack([frames[i] for i in indices])
+    return [np.stack([frames[i] for i in selection]) for selection in selections]
 
 
 def _sample_array(video: np.ndarray, num_frames: int, size: tuple[int, int] | None) -> np.ndarray:
