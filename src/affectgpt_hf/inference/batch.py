@@ -62,16 +62,23 @@ def load_model(
     dtype: str | torch.dtype | None = None,
     device: str | None = None,
     device_map: str | None = None,
+    quantization: str | None = None,
 ) -> tuple[AffectGPTForConditionalGeneration, AffectGPTProcessor]:
     """A saved AffectGPT folder or Hub id -> (model in eval mode, processor). A folder that does not exist (and is
-    no reachable Hub id) raises FileNotFoundError, a device this torch cannot use ValueError, each naming it."""
+    no reachable Hub id) raises FileNotFoundError, a device this torch cannot use ValueError, each naming it.
+    ``quantization`` ("bnb-8bit" / "bnb-4bit"): the language model's decoder in 8 or 4 bits, loaded onto ``device``
+    (a quantized model cannot be moved afterwards)."""
     kwargs = {}
     if dtype is not None and dtype != "auto":
         kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    if device_map is not None:
-        kwargs["device_map"] = device_map
     if device is not None:
         check_device(device)
+    if quantization is not None:
+        kwargs["quantization"] = quantization
+        if device_map is None and device is not None:
+            device_map, device = {"": device}, None
+    if device_map is not None:
+        kwargs["device_map"] = device_map
     with model_source(model):
         loaded = AffectGPTForConditionalGeneration.from_pretrained(model, **kwargs).eval()
         processor = AffectGPTProcessor.from_pretrained(model)
@@ -279,7 +286,9 @@ def describe_files(
                 path.stem,
             )
     subtitles = read_subtitles(arguments.subtitles) if arguments.subtitles else {}
-    model, processor = load_model(arguments.model, dtype=runtime.dtype, device=runtime.device)
+    model, processor = load_model(
+        arguments.model, dtype=runtime.dtype, device=runtime.device, quantization=runtime.quantization
+    )
     faces = default_faces(processor.input_mode, arguments.faces)
     clips = [
         Clip(
