@@ -269,6 +269,12 @@ def _face_source(features) -> dict:
     return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
+def answers_are_free_text(task: str, question: str | None) -> bool:
+    """Whether answers to ``task`` / ``question`` are free text, whose labels unibench's extractor finds, rather than
+    upstream's OV answers ("The character's emotional state is a, b."), which the processor's parser reads."""
+    return task == "description" or bool(question)
+
+
 def describe_files(
     paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
 ) -> list[DescribeResult]:
@@ -300,7 +306,7 @@ def describe_files(
         for path in found
     ]
     extractor = None
-    if arguments.task == "description" or arguments.question:
+    if answers_are_free_text(arguments.task, arguments.question):
         from ..unibench import get_extractor
 
         extractor = get_extractor().extract_labels
@@ -316,4 +322,13 @@ def describe_files(
     )
 
 
-__all__ = ["Clip", "DescribeResult", "describe", "describe_files", "load_model", "model_source", "prepare_clip"]
+__all__ = [
+    "Clip",
+    "DescribeResult",
+    "answers_are_free_text",
+    "describe",
+    "describe_files",
+    "load_model",
+    "model_source",
+    "prepare_clip",
+]
