@@ -210,6 +210,9 @@ def test_bad_input_is_refused_with_a_named_reason_and_the_server_stays_up(server
         error = info.value
         assert (error.status_code, error.code) == (status, code), f"{case}: {error.status_code} {error.message}"
         assert words in error.message, f"{case}: {error.message}"
+    long_answer = {"messages": [{"role": "user", "content": [video("a.mp4")]}], "max_tokens": 100_000}
+    refused = raw_post(server, long_answer)  # the model's generation config says 1200
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "max_tokens_too_large"
     too_big = raw_post(server, b'{"messages": "' + b"x" * 2_000_000 + b'"}')
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "body_too_large"
     assert raw_post(server, {"messages": [{"role": "user", "content": [video("a.mp4")]}]}).status_code == 200

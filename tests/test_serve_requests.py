@@ -54,7 +54,7 @@ RULES_LIMITS = {"max_seconds": 5.0, "max_text_chars": 40.0}
 
 
 def check(body: dict, media) -> Admitted:
-    return admit(body, MediaRules(media_dir=str(media), max_bytes=2_000_000), Limits(**RULES_LIMITS))
+    return admit(body, MediaRules(media_dir=str(media), max_bytes=2_000_000), Limits(**RULES_LIMITS), 100)
 
 
 def refusal(body: dict, media) -> Refusal:
@@ -64,7 +64,7 @@ def refusal(body: dict, media) -> Refusal:
 
 
 def test_admitted_requests_carry_what_was_read(media):
-    body = request(video("clip.mp4"), text("I told you "), text("already."), task="description")
+    body = dict(request(video("clip.mp4"), text("I told you "), text("already."), task="description"), max_tokens=100)
     assert check(body, media) == Admitted(task="description", question=None)
     assert body["messages"][0]["content"][0] == video(str((media / "clip.mp4").resolve()))
     assert body["messages"][0]["content"][1:] == [text("I told you "), text("already.")]  # the template joins them
@@ -116,6 +116,14 @@ BAD = {
         "'assistant'",
     ),
     "tools": (dict(request(video("clip.mp4")), tools=[{"type": "function"}]), "unsupported_option", 400, "tools"),
+    "too many tokens": (dict(request(video("clip.mp4")), max_tokens=101), "max_tokens_too_large", 400, "at most 100"),
+    "no tokens": (dict(request(video("clip.mp4")), max_completion_tokens=0), "bad_option", 400, "completion_tokens"),
+    "a generation config": (
+        dict(request(video("clip.mp4")), generation_config='{"num_beams": 64}'),
+        "unsupported_option",
+        400,
+        "generation_config",
+    ),
     "a playlist": (request(video("list.m3u8")), "unreadable_media", 400, "'hls'"),
     "noise": (request(video("noise.mp4")), "unreadable_media", 400, "not a readable media file"),
     "a truncated clip": (request(video("truncated.mp4")), "unreadable_media", 400, "truncated.mp4"),

@@ -98,7 +98,8 @@ class _Answer:
 
 class AffectGPTChatHandler(ChatCompletionHandler):
     """transformers' /v1/chat/completions handler, with requests admitted first and answers given their labels.
-    ``processor`` is the served model's (its eos token ends answers, its parser reads OV labels)."""
+    ``processor`` is the served model's (its eos token ends answers, its parser reads OV labels); a request may ask for
+    at most ``max_new_tokens`` tokens (None: any number)."""
 
     def __init__(
         self,
@@ -108,10 +109,12 @@ class AffectGPTChatHandler(ChatCompletionHandler):
         rules: MediaRules,
         limits: Limits,
         max_pending: int,
+        max_new_tokens: int | None = None,
         **kwargs,
     ):
         super().__init__(model_manager, generation_state, **kwargs)
         self.processor, self.rules, self.limits, self.max_pending = processor, rules, limits, max_pending
+        self.max_new_tokens = max_new_tokens
         self._in_flight: dict[str, _Answer | None] = {}  # request id -> its answer (None while it is admitted)
         self._extractor = None
 
@@ -127,7 +130,7 @@ class AffectGPTChatHandler(ChatCompletionHandler):
             raise Refusal("duplicate_request_id", f"a request with id {request_id!r} is in flight already", 409)
         self._in_flight[request_id] = None
         try:
-            admitted = await asyncio.to_thread(admit, body, self.rules, self.limits)
+            admitted = await asyncio.to_thread(admit, body, self.rules, self.limits, self.max_new_tokens)
             self._in_flight[request_id] = _Answer(admitted, AnswerStream(self.processor.tokenizer.eos_token))
             response = await super().handle_request(body, request_id)
         except BaseException:
@@ -231,7 +234,7 @@ def build_app(args: ServeArguments) -> FastAPI:
     manager = AffectGPTModelManager(
         device=args.device, dtype=args.dtype, quantization=args.quantization, force_model=args.model
     )
-    _, processor = manager.load_model_and_processor(manager.process_model_name(args.model))
+    model, processor = manager.load_model_and_processor(manager.process_model_name(args.model))
     faces = default_faces(processor.input_mode)  # face models crop faces as describe does
     state = GenerationState()
     handler = AffectGPTChatHandler(
@@ -241,6 +244,8 @@ def build_app(args: ServeArguments) -> FastAPI:
         rules=MediaRules(args.media_dir, args.allow_remote_media, limits.max_upload_bytes, args.remote_timeout),
         limits=limits,
         max_pending=args.max_pending,
+        # the answer's length as transformers' handler sets it when a request does not: at least 1024 tokens
+        max_new_tokens=max(1024, model.generation_config.max_new_tokens or 0),
         chat_template_kwargs={"faces": faces} if faces is not None else {},
     )
     # The other handlers serve routes removed below; none is built.

@@ -26,10 +26,12 @@ class Admitted:
     question: str | None = None
 
 
-def admit(body: dict, rules: MediaRules, limits: Limits) -> Admitted:
+def admit(body: dict, rules: MediaRules, limits: Limits, max_new_tokens: int | None = None) -> Admitted:
     """Check an OpenAI chat-completion body against what AffectGPT reads; replace each media part's URL in ``body`` by
     what was read (bytes, or the real path of a file under the media folder: the processor opens it with
-    media.open_media), an `input_audio` part by an `audio_url` part. Blocking (it may download): run it in a thread."""
+    media.open_media), an `input_audio` part by an `audio_url` part. ``max_new_tokens``: the most tokens a request may
+    ask for (`max_tokens`). Blocking (it may download): run it in a thread."""
+    _check_generation(body, max_new_tokens)
     content = _content(body.get("messages"))
     parts = {"text": [], "video_url": [], "audio": []}
     for part in content:
@@ -59,6 +61,21 @@ def admit(body: dict, rules: MediaRules, limits: Limits) -> Admitted:
         audio.clear()  # transformers' handler makes an input_audio part a data: URI string, so it becomes an audio_url
         audio.update(type="audio_url", audio_url={"url": _checked(read, kind, limits)})
     return admitted
+
+
+def _check_generation(body: dict, max_new_tokens: int | None) -> None:
+    """The answer's length within the server's bound; no `generation_config` (transformers' extension, which would let
+    a request set any generation argument: beams, lengths)."""
+    if body.get("generation_config") is not None:
+        raise Refusal("unsupported_option", "generation_config is not accepted; use max_tokens, temperature and top_p")
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise Refusal("bad_option", f"{key} = {value!r}; expected a positive number of tokens")
+        if max_new_tokens is not None and value > max_new_tokens:
+            raise Refusal("max_tokens_too_large", f"{key} = {value}; this server answers with at most {max_new_tokens}")
 
 
 def _content(messages: object) -> list:
