@@ -13,7 +13,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[dev,space]"
+.venv/bin/pip install -q -e ".[dev,space,serve,quantization]"
 # Built-in face crops (faces.py; the tests need them): MTCNN weights from facenet-pytorch's wheel. --no-deps on
 # purpose: its metadata pins torch<2.3 and numpy<2, but its code is never imported, only data/{p,r,o}net.pt are read.
 .venv/bin/pip install -q --no-deps facenet-pytorch==2.6.0

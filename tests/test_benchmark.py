@@ -320,3 +320,19 @@ def test_empty_ovmerd_gold_as_neutral_changes_no_score():
     with_empty = ovmer_scores(predictions, [["angry"], ["sad"], []], wheels)
     with_neutral = ovmer_scores(predictions, [["angry"], ["sad"], ["neutral"]], wheels)
     assert with_empty == with_neutral
+
+
+def test_cached_answers_are_keyed_by_the_quantization(tiny_model_dir, tmp_path):
+    """A quantized run's answers are cached apart: its run manifest names the quantization (and a run without one
+    keeps the manifest earlier runs wrote), so `check_manifest` refuses to mix them."""
+    from affectgpt_hf.benchmark.outputs import check_manifest
+    from affectgpt_hf.benchmark.runner import BenchmarkRunner
+
+    folder = str(tiny_model_dir())
+    plain = BenchmarkRunner(BenchmarkConfig(model=folder, data_root=str(tmp_path)))._manifest("final", folder)
+    quantized = BenchmarkConfig(model=folder, data_root=str(tmp_path), quantization="bnb-8bit")
+    manifest = BenchmarkRunner(quantized)._manifest("final", folder)
+    assert "quantization" not in plain and manifest == {**plain, "quantization": "bnb-8bit"}
+    check_manifest(tmp_path / "run.json", plain)
+    with pytest.raises(ValueError, match="bnb-8bit"):
+        check_manifest(tmp_path / "run.json", manifest)

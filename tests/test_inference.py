@@ -85,3 +85,15 @@ def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys, caplog):
     with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference.batch"):
         assert main(argv) == 0
     assert f"{folder / 'again' / 'c0.mp4'} and {folder / 'c0.mp4'} are both named 'c0'" in caplog.text
+
+
+def test_describe_quantized_language_model(model_dir, clips, tmp_path):
+    """`describe --quantization bnb-4bit` (bitsandbytes on the CPU here) answers every clip."""
+    pytest.importorskip("bitsandbytes", reason="the quantization extra (bitsandbytes) is not installed")
+    out = tmp_path / "q.jsonl"
+    argv = ["describe", str(clips[0]), str(clips[1]), "--model", str(model_dir), "--quantization", "bnb-4bit"]
+    assert main([*argv, "--max-new-tokens", "3", "--output", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["name"] for r in records] == ["clip0", "clip1"] and all(r["text"] for r in records)
+    with pytest.raises(SystemExit):
+        main([*argv[:-1], "bnb-2bit"])

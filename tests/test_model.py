@@ -425,3 +425,47 @@ def test_dtype_device_map_and_sdpa_load(batch, tmp_path):
     assert model.config.vision_config._attn_implementation == "sdpa"
     out = model.generate(**batch, max_new_tokens=3, do_sample=False)
     assert out.shape[0] == 2
+
+
+@pytest.mark.timeout(300)
+def test_quantization_leaves_towers_and_heads_in_the_model_dtype(batch, tmp_path):
+    """`from_pretrained(quantization=...)` (bitsandbytes, here on the CPU): the language model's decoder linears become
+    8- or 4-bit modules, nothing else; a config passed instead gets the same modules skipped unless it names its own."""
+    bnb = pytest.importorskip("bitsandbytes", reason="the quantization extra (bitsandbytes) is not installed")
+    from transformers import BitsAndBytesConfig
+
+    from affectgpt_hf.modeling_affectgpt import NOT_QUANTIZED, llm_only_quantization_config
+
+    tiny_model().save_pretrained(tmp_path)
+    decoder = [n for n, m in tiny_model().named_modules() if isinstance(m, torch.nn.Linear)]
+    decoder = {n for n in decoder if n.startswith("model.language_model.")}
+    for name, kind in (("bnb-8bit", bnb.nn.Linear8bitLt), ("bnb-4bit", bnb.nn.Linear4bit)):
+        model = AffectGPTForConditionalGeneration.from_pretrained(tmp_path, quantization=name, device_map="cpu")
+        linears = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        assert {n for n, m in linears.items() if isinstance(m, kind)} == decoder, name
+        kept = {n: m for n, m in linears.items() if not isinstance(m, kind)}
+        assert kept and all(n.startswith(NOT_QUANTIZED) for n in kept)
+        assert all(m.weight.dtype == torch.float32 for m in kept.values())
+        assert (
+            "model.video_projector" in kept
+            and "lm_head" in kept
+            and "model.audio_tower.feature_projection.projection" in kept
+        )
+        out = model.generate(**batch, max_new_tokens=3, do_sample=False)
+        assert out.shape == (2, batch["input_ids"].shape[1] + 3)
+    given = BitsAndBytesConfig(load_in_4bit=True)
+    assert llm_only_quantization_config(given).llm_int8_skip_modules == list(NOT_QUANTIZED)
+    assert given.llm_int8_skip_modules is None  # the caller's config is left as it was
+    own = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=["lm_head"])
+    assert llm_only_quantization_config(own).llm_int8_skip_modules == ["lm_head"]
+    with pytest.raises(ValueError, match="bnb-3bit.*bnb-8bit, bnb-4bit"):
+        llm_only_quantization_config("bnb-3bit")
+    with pytest.raises(ValueError, match="not both"):
+        AffectGPTForConditionalGeneration.from_pretrained(tmp_path, quantization="bnb-8bit", quantization_config=given)
+
+
+def test_quantization_names_agree_with_the_light_options():
+    from affectgpt_hf.inference.arguments import QUANTIZATIONS
+    from affectgpt_hf.modeling_affectgpt import QUANTIZATIONS as MODEL_QUANTIZATIONS
+
+    assert QUANTIZATIONS == MODEL_QUANTIZATIONS

@@ -8,7 +8,14 @@ from utils import TINY, UPSTREAM_FACE_PROMPT
 
 from affectgpt_hf import AffectGPTProcessor
 from affectgpt_hf.configuration_affectgpt import SUPPORTED_INPUT_MODES
-from affectgpt_hf.prompt import QUESTIONS, extract_answer, parse_label_string, parse_ov_answer, render_prompt
+from affectgpt_hf.prompt import (
+    QUESTIONS,
+    AnswerStream,
+    extract_answer,
+    parse_label_string,
+    parse_ov_answer,
+    render_prompt,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,6 +55,32 @@ def test_extract_answer_keeps_the_last_turn_up_to_eos_and_the_last_stop():
     )
     assert extract_answer("plain words ### rest", None) == "plain words"
     assert extract_answer("plain words, no eos", "<|im_end|>") == "plain words, no eos"
+
+
+def test_answer_stream_releases_what_extract_answer_keeps():
+    """Streamed pieces, released as they become certain, add up to extract_answer of the whole text: text is held
+    from the first "###" on, trailing whitespace and "#" wait for the next piece; checked on every split of random
+    texts made of the pieces that matter (stops split across tokens, eos, spaces), the marker case aside."""
+    stream = AnswerStream("<|im_end|>")
+    assert [stream.feed(p) for p in [" The", " character", " ##", "#", " after"]] == ["The", " character", "", "", ""]
+    assert stream.finish() == "" and stream.released == "The character"
+    stream = AnswerStream()
+    assert [stream.feed(p) for p in ["a #", "# b", " ###", " c ", "###"]] == ["a", " ## b", "", "", ""]
+    assert stream.finish() == " ### c" and stream.released == extract_answer("a ## b ### c ###")
+    rng = np.random.default_rng(0)
+    alphabet = ["a", "b c", " ", "#", "##", "###", "\n", " x", "<|im_end|>", "Assistant:", "ok."]
+    checked = 0
+    for _ in range(3000):
+        pieces = [alphabet[i] for i in rng.integers(0, len(alphabet), rng.integers(0, 9))]
+        stream = AnswerStream("<|im_end|>")
+        streamed = "".join(stream.feed(piece) for piece in pieces) + stream.finish()
+        if not stream.diverged:
+            assert streamed == extract_answer("".join(pieces), "<|im_end|>"), pieces
+            checked += 1
+    assert checked > 2500
+    stream = AnswerStream()  # the one case it cannot honour: the prompt's marker written after released text
+    assert stream.feed("early words ### ") == "early words" and stream.feed("###Assistant: late") == ""
+    assert stream.finish() == "" and stream.diverged and extract_answer(stream.text) == "late"
 
 
 def test_parse_ov_answer_reads_the_first_answer_line():

@@ -389,6 +389,18 @@ def _demo(argv: list[str]) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------------------- serve
+@command("serve", "transformers' OpenAI-compatible server (/v1/chat/completions) for the model")
+def _serve(argv: list[str]) -> int:
+    from .apps.arguments import ServeArguments
+
+    (args,) = parse("serve", argv, ServeArguments)
+    from .apps.serve import serve
+
+    serve(args)
+    return 0
+
+
 # -------------------------------------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser: picks the command (and its group: `dataset`, `faces`) and hands it the rest."""

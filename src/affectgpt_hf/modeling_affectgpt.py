@@ -8,6 +8,7 @@ happens in `AffectGPTModel.forward`, because TRL's fused LM head calls the backb
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 
@@ -35,6 +36,11 @@ UPSTREAM_STOP_SEQUENCES = ((565, 2), (2, 565))
 # where the input mode has no such token: the heads upstream trains fully, PEFT's `modules_to_save`, and what an
 # upstream checkpoint fills.
 HEAD_MODULES = ("video_pooler", "video_projector", "audio_pooler", "audio_projector", "av_fusion", "fusion_projector")
+# `from_pretrained(quantization=...)`: the names `transformers serve --quantization` takes. Any quantization leaves
+# these modules in the model's dtype: the frozen towers, the heads (small) and the LM head (as transformers keeps output
+# embeddings), so only the language model's decoder is quantized.
+QUANTIZATIONS = ("bnb-8bit", "bnb-4bit")
+NOT_QUANTIZED = ("lm_head", "model.vision_tower", "model.audio_tower", *(f"model.{name}" for name in HEAD_MODULES))
 # The language model's projections in each decoder layer that upstream adapts with LoRA (models/affectgpt.py).
 LORA_MODULES = (
     "self_attn.q_proj",
@@ -549,6 +555,18 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         return super().generate(*args, stopping_criteria=criteria, **kwargs)
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, quantization: str | None = None, **kwargs):
+        """`PreTrainedModel.from_pretrained`, plus ``quantization="bnb-8bit"|"bnb-4bit"`` (bitsandbytes): only the
+        language model's decoder is quantized (:func:`llm_only_quantization_config`); a ``quantization_config`` passed
+        instead gets the same modules left out unless it names its own."""
+        given = kwargs.get("quantization_config")
+        if quantization is not None and given is not None:
+            raise ValueError("pass quantization= (a name) or quantization_config= (a config), not both")
+        if quantization is not None or (given is not None and not isinstance(given, dict)):
+            kwargs["quantization_config"] = llm_only_quantization_config(quantization or given)
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+    @classmethod
     def from_components(
         cls,
         llm: str | os.PathLike,
@@ -596,9 +614,34 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         return model
 
 
+def llm_only_quantization_config(quantization):
+    """``"bnb-8bit"`` / ``"bnb-4bit"`` or a transformers quantization config -> one that quantizes the language model's
+    decoder only: `NOT_QUANTIZED` (towers, poolers, fusion, projectors, LM head) stays in the model's dtype. The names
+    build the configs `transformers serve` builds (8-bit LLM.int8; 4-bit NF4 with double quantization); a config that
+    names its own modules to skip is kept as given."""
+    from transformers import BitsAndBytesConfig
+
+    if isinstance(quantization, str):
+        if quantization == "bnb-8bit":
+            config = BitsAndBytesConfig(load_in_8bit=True)
+        elif quantization == "bnb-4bit":
+            config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True)
+        else:
+            raise ValueError(f"quantization {quantization!r} is unknown; expected one of {', '.join(QUANTIZATIONS)}")
+    else:
+        config = copy.deepcopy(quantization)
+    for skip in ("llm_int8_skip_modules", "modules_to_not_convert"):  # bitsandbytes' name, and the other quantizers'
+        if hasattr(config, skip) and getattr(config, skip) is None:
+            setattr(config, skip, list(NOT_QUANTIZED))
+    return config
+
+
 __all__ = [
     "HEAD_MODULES",
     "LORA_MODULES",
+    "NOT_QUANTIZED",
+    "QUANTIZATIONS",
+    "llm_only_quantization_config",
     "AffectGPTPreTrainedModel",
     "AffectGPTModel",
     "AffectGPTForConditionalGeneration",

@@ -149,6 +149,42 @@ def extract_answer(decoded: str, eos_token: str | None = None) -> str:
     return decoded.strip()
 
 
+class AnswerStream:
+    """:func:`extract_answer` for text that arrives in pieces (a streamed answer): `feed` returns the newly certain
+    part, `finish` the rest, and together they make ``extract_answer(everything fed, eos_token)``.
+
+    Text is released up to the first ``###`` (where the answer may end), without leading whitespace and without a
+    trailing run of whitespace or ``#`` (a later piece decides about it); `finish` releases what the whole text adds.
+    The one case it cannot honour: an answer that writes the prompt's own ``###Assistant:`` after released text
+    (`extract_answer` keeps only what follows the marker); `finish` then releases nothing more and sets `diverged`.
+    """
+
+    def __init__(self, eos_token: str | None = None):
+        self.eos_token, self.text, self.released, self.diverged = eos_token, "", "", False
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece of decoded text; return the part of the answer it makes certain (often "")."""
+        self.text += piece
+        head = self.text.split(ANSWER_STOP, 1)[0]
+        if self.eos_token:
+            head = head.split(self.eos_token, 1)[0]
+        certain = head.lstrip().rstrip("# \t\n\r\f\v")
+        return self._release(certain) if len(certain) > len(self.released) else ""
+
+    def finish(self) -> str:
+        """The rest of the answer once no text follows."""
+        answer = extract_answer(self.text, self.eos_token)
+        if not answer.startswith(self.released):
+            self.diverged = True
+            return ""
+        return self._release(answer)
+
+    def _release(self, certain: str) -> str:
+        new = certain[len(self.released) :]
+        self.released = certain
+        return new
+
+
 def parse_label_string(value: object) -> list[str]:
     """Upstream's ``string_to_list``: "[a, b]", "['a', 'b']", bare "a, b", NaN or "" -> list of labels."""
     if value is None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..inference.arguments import QUANTIZATIONS
+
 DEFAULT_MODEL = "runs/quickstart"
 ENV_MODEL = "AFFECTGPT_MODEL"
 TASKS = {"ov_labels": "Emotion labels (open vocabulary)", "description": "Description with reasoning"}
@@ -93,4 +95,51 @@ class DemoArguments:
         )
 
 
-__all__ = ["DEFAULT_MODEL", "ENV_LIMITS", "ENV_MODEL", "DemoArguments", "Limits"]
+@dataclass
+class ServeArguments:
+    """`affectgpt serve`: which model transformers' OpenAI-compatible server runs, where it listens, what media it may
+    read (docs/serving.md, "What the server reads") and how many requests it holds at once."""
+
+    model: str = field(metadata={"help": "a saved AffectGPT folder or Hub id"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: all interfaces)"})
+    port: int = field(default=8000, metadata={"help": "port"})
+    media_dir: str | None = field(
+        default=None, metadata={"help": "the folder whose files requests may name by path (default: no local files)"}
+    )
+    allow_remote_media: bool = field(
+        default=False, metadata={"help": "let requests name http(s) media, which the server then downloads"}
+    )
+    remote_timeout: float = field(default=30.0, metadata={"help": "seconds one remote download may take"})
+    quantization: str | None = field(
+        default=None,
+        metadata={
+            "help": "the language model's decoder in 8 or 4 bits (bitsandbytes; towers and heads stay in dtype)",
+            "choices": list(QUANTIZATIONS),
+        },
+    )
+    dtype: str = field(default="auto", metadata={"help": "float32, bfloat16, float16, or auto (as saved)"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:1 ... or auto"})
+    max_pending: int = field(
+        default=16, metadata={"help": "requests held at once (running or waiting); more are refused with 429"}
+    )
+    max_upload_mb: float | None = _limit("max_upload_mb", "MB per media item (data: URI, input_audio, download)")
+    max_seconds: float | None = _limit("max_seconds", "seconds per clip")
+    max_text_chars: float | None = _limit("max_text_chars", "characters of the subtitle, and of a free question")
+    log_level: str = field(default="warning", metadata={"help": "transformers' and uvicorn's log level"})
+
+    def __post_init__(self) -> None:  # wrong values named before any model loads
+        if self.max_pending < 1:
+            raise ValueError(f"max_pending={self.max_pending}; expected a positive number of requests")
+        if not self.remote_timeout > 0:
+            raise ValueError(f"remote_timeout={self.remote_timeout}; expected seconds > 0")
+        if self.media_dir is not None and not os.path.isdir(self.media_dir):
+            raise ValueError(f"media_dir {self.media_dir} is not a folder; expected the folder requests may read from")
+
+    def limits(self) -> Limits:
+        """The Space's limits (these flags over the environment over the defaults); request_timeout_s is unused."""
+        return Limits.from_env(
+            max_upload_mb=self.max_upload_mb, max_seconds=self.max_seconds, max_text_chars=self.max_text_chars
+        )
+
+
+__all__ = ["DEFAULT_MODEL", "ENV_LIMITS", "ENV_MODEL", "DemoArguments", "Limits", "ServeArguments"]

@@ -132,11 +132,13 @@ class BenchmarkRunner:
             "files": checkpoint_fingerprint(path),
             "decoding": self.decoding(),
             "dtype": self.config.dtype,
+            # only when set: manifests of runs without it stay valid
+            **({"quantization": self.config.quantization} if self.config.quantization else {}),
         }
 
     def _check_manifests(self, folder: Path, tag: str, path: str, testsets: dict[str, TestSet]) -> None:
-        """Cached answers are reused only for the same checkpoint (and its files), decoding and dtype, and for the
-        same release of each test set (main process)."""
+        """Cached answers are reused only for the same checkpoint (and its files), decoding, dtype and quantization, and
+        for the same release of each test set (main process)."""
         if self.procs.is_main:
             check_manifest(folder / "run.json", self._manifest(tag, path))
             for spec in self.specs:
@@ -198,7 +200,9 @@ class BenchmarkRunner:
             shard = pending[procs.rank :: procs.world]
             described, seconds = 0, 0.0
             if pending and model is None:
-                model, processor = load_model(path, dtype=config.dtype, device=procs.device)
+                model, processor = load_model(
+                    path, dtype=config.dtype, device=procs.device, quantization=config.quantization
+                )
             if shard:
                 described, seconds = self._describe(model, processor, shard, spec, tag, folder)
             stats = procs.gather((described, seconds))

@@ -117,6 +117,7 @@ def build_report(
         "decoding": run["decoding"],
         "batch_size": config.batch_size,
         "dtype": config.dtype or "as saved",
+        "quantization": config.quantization or "none",
         "device": run["device"],
         "processes": run["processes"],
         "extraction_mode": run["extraction_mode"],
@@ -180,7 +181,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"- decoding: {report['decoding']['mode']}"
         + (f", seed {report['decoding']['seed']}" if report["decoding"]["seed"] is not None else "")
         + f"; generate {report['decoding']['generate_kwargs']}; batch {report['batch_size']}",
-        f"- dtype {report['dtype']}, device {report['device']}, {report['processes']} process(es)",
+        f"- dtype {report['dtype']}, LLM quantization {report.get('quantization', 'none')}, device {report['device']}, "
+        f"{report['processes']} process(es)",
         f"- extraction: {report['extraction_mode']}",
         *_face_source_line(sets),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),

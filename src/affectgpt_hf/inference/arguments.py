@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+QUANTIZATIONS = ("bnb-8bit", "bnb-4bit")  # as modeling_affectgpt.QUANTIZATIONS (that module imports torch)
 CLIP_TIMEOUT = 120.0  # seconds per clip: a decoder stuck on a stalled read is reported like a corrupt clip
 
 # Upstream's decoding (conversation_video.answer_sample): top_p 0.9, temperature 1.0, plus Qwen2.5's own top_k 20,
@@ -54,6 +55,13 @@ class InferenceArguments:
         default=None, metadata={"help": "tokens per answer (default: the model's generation config)"}
     )
     dtype: str | None = field(default=None, metadata={"help": "float32, bfloat16, float16 (default: as saved)"})
+    quantization: str | None = field(
+        default=None,
+        metadata={
+            "help": "the language model's decoder in 8 or 4 bits (bitsandbytes; towers and heads stay in dtype)",
+            "choices": list(QUANTIZATIONS),
+        },
+    )
     device: str | None = field(
         default=None, metadata={"help": "cpu, cuda, cuda:1 ... (benchmark under accelerate: one per process)"}
     )
@@ -107,6 +115,7 @@ class DescribeArguments:
 __all__ = [
     "CLIP_TIMEOUT",
     "GREEDY",
+    "QUANTIZATIONS",
     "UPSTREAM_SAMPLING",
     "DescribeArguments",
     "InferenceArguments",

@@ -62,16 +62,23 @@ def load_model(
     dtype: str | torch.dtype | None = None,
     device: str | None = None,
     device_map: str | None = None,
+    quantization: str | None = None,
 ) -> tuple[AffectGPTForConditionalGeneration, AffectGPTProcessor]:
     """A saved AffectGPT folder or Hub id -> (model in eval mode, processor). A folder that does not exist (and is
-    no reachable Hub id) raises FileNotFoundError, a device this torch cannot use ValueError, each naming it."""
+    no reachable Hub id) raises FileNotFoundError, a device this torch cannot use ValueError, each naming it.
+    ``quantization`` ("bnb-8bit" / "bnb-4bit"): the language model's decoder in 8 or 4 bits, loaded onto ``device``
+    (a quantized model cannot be moved afterwards)."""
     kwargs = {}
     if dtype is not None and dtype != "auto":
         kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    if device_map is not None:
-        kwargs["device_map"] = device_map
     if device is not None:
         check_device(device)
+    if quantization is not None:
+        kwargs["quantization"] = quantization
+        if device_map is None and device is not None:
+            device_map, device = {"": device}, None
+    if device_map is not None:
+        kwargs["device_map"] = device_map
     with model_source(model):
         loaded = AffectGPTForConditionalGeneration.from_pretrained(model, **kwargs).eval()
         processor = AffectGPTProcessor.from_pretrained(model)
@@ -262,6 +269,12 @@ def _face_source(features) -> dict:
     return dict(sources[0]) if sources and sources[0] is not None else {}
 
 
+def answers_are_free_text(task: str, question: str | None) -> bool:
+    """Whether answers to ``task`` / ``question`` are free text, whose labels unibench's extractor finds, rather than
+    upstream's OV answers ("The character's emotional state is a, b."), which the processor's parser reads."""
+    return task == "description" or bool(question)
+
+
 def describe_files(
     paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
 ) -> list[DescribeResult]:
@@ -279,7 +292,9 @@ def describe_files(
                 path.stem,
             )
     subtitles = read_subtitles(arguments.subtitles) if arguments.subtitles else {}
-    model, processor = load_model(arguments.model, dtype=runtime.dtype, device=runtime.device)
+    model, processor = load_model(
+        arguments.model, dtype=runtime.dtype, device=runtime.device, quantization=runtime.quantization
+    )
     faces = default_faces(processor.input_mode, arguments.faces)
     clips = [
         Clip(
@@ -291,7 +306,7 @@ def describe_files(
         for path in found
     ]
     extractor = None
-    if arguments.task == "description" or arguments.question:
+    if answers_are_free_text(arguments.task, arguments.question):
         from ..unibench import get_extractor
 
         extractor = get_extractor().extract_labels
@@ -307,4 +322,13 @@ def describe_files(
     )
 
 
-__all__ = ["Clip", "DescribeResult", "describe", "describe_files", "load_model", "model_source", "prepare_clip"]
+__all__ = [
+    "Clip",
+    "DescribeResult",
+    "answers_are_free_text",
+    "describe",
+    "describe_files",
+    "load_model",
+    "model_source",
+    "prepare_clip",
+]
