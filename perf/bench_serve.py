@@ -30,7 +30,7 @@ SUBTITLE = "I told you already."
 
 def write_clips(folder: Path, count: int) -> list[Path]:
     """``count`` 3 s clips (random 64x48 frames at 10 fps, a tone per clip): h264/aac mp4."""
-    from affectgpt_hf.media import write_video
+    from affectgpt_hf.data.writers import write_video
 
     paths = []
     for index in range(count):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from utils import make_clip, playlist
 
-from affectgpt_hf.media import write_audio
+from affectgpt_hf.data.writers import write_audio
 
 openai = pytest.importorskip("openai", reason="the serve extra (openai) is not installed")
 

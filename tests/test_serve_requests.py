@@ -15,7 +15,7 @@ from utils import make_clip, playlist
 from affectgpt_hf.apps.arguments import Limits
 from affectgpt_hf.apps.media_fetch import MediaRules, Refusal
 from affectgpt_hf.apps.serve_requests import Admitted, admit
-from affectgpt_hf.media import write_audio
+from affectgpt_hf.data.writers import write_audio
 
 
 @pytest.fixture(scope="module")
