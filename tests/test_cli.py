@@ -24,6 +24,8 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--task": "ov_labels",
         "--question": None,
         "--subtitles": None,
+        "--asr": None,
+        "--asr-language": None,
         "--faces": None,
         "--on-no-face": "error",
         "--batch-size": "8",
@@ -126,6 +128,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--max-seconds": None,
         "--request-timeout": None,
         "--max-text-chars": None,
+        "--asr": None,
     },
 }
 
