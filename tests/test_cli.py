@@ -59,6 +59,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--no-progress": None,
         "--num-workers": None,
         "--clip-timeout": "120.0",
+        "--asr": None,
     },
     "evaluate": {
         "--predictions": REQUIRED,
