@@ -1,5 +1,6 @@
 """Batched inference over clips (batch.py) with media prepared ahead in worker processes (prefetch.py); the options
-(arguments.py) and the input files (inputs.py) of `affectgpt describe`."""
+(arguments.py) and the input files (inputs.py: clips, subtitle tables and SRT/VTT files, face crops) of `affectgpt
+describe`, and each clip's subtitle and its source (subtitles.py: given, from speech, or none)."""
 
 from .._lazy import lazy_exports
 
@@ -19,7 +20,11 @@ _EXPORTS = {
     "VIDEO_SUFFIXES": "inputs",
     "face_file": "inputs",
     "find_clips": "inputs",
+    "given_subtitles": "inputs",
+    "read_cues": "inputs",
     "read_subtitles": "inputs",
+    "load_recognizer": "subtitles",
+    "transcribe_clips": "subtitles",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
