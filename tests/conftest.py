@@ -9,6 +9,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Speech recognition for clips without a subtitle is off unless a test names a model (`--asr DIR`, `asr_model=`): the
+# default Whisper lives on the Hub, which tests cannot reach. Tests of it use conftest's `tiny_whisper_dir`.
+os.environ.setdefault("AFFECTGPT_ASR", "none")
 
 import pytest  # noqa: E402
 from utils import ROWS, TINY, WHEEL_DIR, make_clip, save_tiny_folder  # noqa: E402
@@ -69,3 +72,23 @@ def rows(release):
     from affectgpt_hf.data import load_mer_caption
 
     return load_mer_caption(release)
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory) -> Path:
+    """A tiny random Whisper with Whisper's real multilingual vocabulary (utils.save_tiny_whisper), saved once."""
+    from utils import save_tiny_whisper
+
+    return save_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper"))
+
+
+@pytest.fixture(scope="session")
+def spoken(tmp_path_factory) -> dict[str, Path]:
+    """Clips whose audio is espeak-ng speech: an English and a Chinese sentence (utils.speech_clip)."""
+    from utils import speech_clip
+
+    folder = tmp_path_factory.mktemp("spoken")
+    return {
+        "en": speech_clip(folder / "told.mp4", "I told you already, I do not want to talk about it."),
+        "zh": speech_clip(folder / "zh.mp4", "我已经告诉过你了", voice="cmn", seed=1),
+    }

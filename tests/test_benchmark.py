@@ -291,6 +291,41 @@ def test_two_processes_give_the_single_process_report(models, data_root, cache_d
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
+def test_asr_subtitles_are_measured_against_the_sets_own(models, data_root, cache_dir, tiny_whisper_dir, tmp_path,
+                                                         monkeypatch, capsys):  # fmt: skip
+    """`--asr MODEL`: the sets keep their own subtitles, and are described a second time on their clips' transcripts
+    (cached per set); the report puts the two side by side. A model that cannot load is named before any inference."""
+    out = tmp_path / "out"
+    args = ["benchmark", "--model", str(models / "checkpoint-10"), "--data-root", str(data_root), "--datasets",
+            "MER2023", "CMUMOSI", "--output-dir", str(out), "--batch-size", "2", "--max-new-tokens", str(TOKENS),
+            "--cache-dir", str(cache_dir), "--no-progress"]  # fmt: skip
+    assert main([*args, "--asr", str(tmp_path / "no-asr")]) == 2
+    assert "cannot be loaded" in capsys.readouterr().err and not (out / "predictions").exists()
+    monkeypatch.setattr(benchmark, "describe", labelled(benchmark.describe))
+    assert main([*args, "--asr", str(tiny_whisper_dir)]) == 0
+    report = json.loads((out / "benchmark.json").read_text())
+    for name in ("MER2023", "CMUMOSI"):
+        entry = report["datasets"][name]
+        heard = entry["asr"]
+        assert heard["model"] == str(tiny_whisper_dir) and heard["transcribe_seconds"] > 0
+        assert heard["subtitle_sources"] == {f"asr:{tiny_whisper_dir}": entry["n_clips"]}
+        metric = entry["primary_metric"]
+        assert heard["difference_x100"][metric] == pytest.approx(heard["scores_x100"][metric] - entry["scores_x100"][
+            metric], abs=0.011)  # fmt: skip
+        own = [json.loads(line) for line in (out / "predictions" / "checkpoint-10" / f"{name}.jsonl").open()]
+        asr = [json.loads(line) for line in (out / "predictions" / "checkpoint-10+asr" / f"{name}.jsonl").open()]
+        assert all("subtitle_source" not in row for row in own)
+        assert [row["subtitle"] for row in asr] == [""] * len(asr)  # the toy voices hold no speech
+        assert [row["text"] for row in asr] != [row["text"] for row in own]  # the set's subtitles mattered
+    markdown = (out / "benchmark.md").read_text()
+    assert f"## Subtitles from speech recognition ({tiny_whisper_dir}) in place of the sets' own (x100)" in markdown
+    assert main([*args, "--asr", str(tiny_whisper_dir)]) == 0  # a rerun: transcripts and answers from the cache
+    again = json.loads((out / "benchmark.json").read_text())
+    assert again["datasets"]["MER2023"]["asr"]["transcribe_seconds"] is None
+    assert again["datasets"]["MER2023"]["asr"]["scores_x100"] == report["datasets"]["MER2023"]["asr"]["scores_x100"]
+
+
 def test_dataset_and_checkpoint_arguments(models, tmp_path, capsys):
     specs = benchmark.resolve_datasets(["ov_merd_plus", "MER2023", "mer2023"])
     assert [s.name for s in specs] == ["MER2023", "OVMERDPlus"]  # Table 2 order, no duplicates

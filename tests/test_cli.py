@@ -24,6 +24,8 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--task": "ov_labels",
         "--question": None,
         "--subtitles": None,
+        "--asr": None,
+        "--asr-language": None,
         "--faces": None,
         "--on-no-face": "error",
         "--batch-size": "8",
@@ -59,6 +61,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--no-progress": None,
         "--num-workers": None,
         "--clip-timeout": "120.0",
+        "--asr": None,
     },
     "evaluate": {
         "--predictions": REQUIRED,
@@ -144,6 +147,7 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--max-seconds": None,
         "--request-timeout": None,
         "--max-text-chars": None,
+        "--asr": None,
     },
 }
 

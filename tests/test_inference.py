@@ -85,6 +85,11 @@ def test_describe_cli_writes_jsonl(model_dir, clips, tmp_path, capsys, caplog):
     with caplog.at_level(logging.WARNING, logger="affectgpt_hf.inference.batch"):
         assert main(argv) == 0
     assert f"{folder / 'again' / 'c0.mp4'} and {folder / 'c0.mp4'} are both named 'c0'" in caplog.text
+    # --faces with a model that reads video frames would be ignored: refused, naming the model's input
+    for faces in ("auto", str(tmp_path)):
+        assert main(["describe", str(folder / "c1.mp4"), "--model", str(model_dir), "--faces", faces]) == 2
+        error = capsys.readouterr().err
+        assert f"--faces {faces}: {model_dir} reads video frames (multiframe_audio_frame_text)" in error
 
 
 def test_describe_quantized_language_model(model_dir, clips, tmp_path):

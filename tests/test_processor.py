@@ -150,6 +150,17 @@ def test_files_given_as_bytes_or_file_objects_equal_their_paths(tiny_processor, 
         by_bytes = tiny_processor(videos=given, audio=audio, subtitles=["a", "b"])
         for key in ("pixel_values_videos", "input_values"):
             np.testing.assert_array_equal(by_bytes[key].numpy(), by_path[key].numpy())
+    # datasets' undecoded media dicts (Video()/Audio() cast with decode=False): the bytes when present, else the path
+    videos = [{"bytes": given[0], "path": "ignored.mp4"}, {"bytes": None, "path": str(clips[1])}]
+    by_dict = tiny_processor(
+        videos=videos, audio=[None, {"bytes": wav.read_bytes(), "path": None}], subtitles=["a", "b"]
+    )
+    for key in ("pixel_values_videos", "input_values"):
+        np.testing.assert_array_equal(by_dict[key].numpy(), by_path[key].numpy())
+    one = tiny_processor(videos={"bytes": None, "path": str(clips[0])}, subtitles="a")
+    np.testing.assert_array_equal(one["pixel_values_videos"][0].numpy(), by_path["pixel_values_videos"][0].numpy())
+    with pytest.raises(ValueError, match=r"videos\[0\] is a media dict with neither bytes nor path"):
+        tiny_processor(videos=[{"bytes": None, "path": None}], subtitles=["a"])
 
 
 def test_face_model_reads_npy_and_warns_on_raw_frames(tmp_path, clips):

@@ -1,8 +1,9 @@
 """The code copied beside the weights of a saved folder (trust_remote_code), and the package's lazy import.
 
-The copied set is the model's three files and what they import with one dot; it must stay siblings at the top of the
-package (affectgpt_hf/__init__.py says why). Renaming one of them, moving it into a subpackage, or importing the
-package absolutely from one of them changes what is copied or breaks loading without the package: these tests fail.
+The copied set is the model's three files, the custom pipeline, and what they import with one dot; it must stay
+siblings at the top of the package (affectgpt_hf/__init__.py says why). Renaming one of them, moving it into a
+subpackage, or importing the package absolutely from one of them changes what is copied or breaks loading without the
+package: these tests fail.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ COPIED = {
     "cache.py",
     "media.py",
     "faces.py",
+    "pipeline_affectgpt.py",
+    "speech.py",
 }
 
 

@@ -42,8 +42,9 @@ def tiny_folder(tiny_model_dir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def space(tiny_folder, monkeypatch_module):
+def space(tiny_folder, tiny_whisper_dir, monkeypatch_module):
     monkeypatch_module.setenv("AFFECTGPT_MODEL", str(tiny_folder))
+    monkeypatch_module.setenv("AFFECTGPT_ASR", str(tiny_whisper_dir))  # empty subtitles filled by the tiny Whisper
     demo = _load_app().build()
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -76,14 +77,16 @@ def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
     wav = tmp_path / "voice.wav"
     write_audio(wav, synth_voice("happy", seconds=2.0), 16000)
     client = Client(space, verbose=False)
-    answer, labels, chart = client.predict(
+    answer, labels, chart, subtitle, source = client.predict(
         handle_file(str(clip)), None, "I told you already.", "ov_labels", api_name="/analyze"
     )
     assert chart is not None and Path(chart).is_file()  # the wheel chart, an image file
+    assert (subtitle, source) == ("I told you already.", "given")
     question = "Why is the person upset?"
-    asked, asked_labels, _ = client.predict(
+    asked, asked_labels, _, heard, heard_source = client.predict(
         handle_file(str(clip)), handle_file(str(wav)), "", question, api_name="/analyze"
     )
+    assert heard == "" and heard_source.endswith("(no speech detected)")  # a synthetic voice, no speech: ASR not run
 
     model, processor = load_model(tiny_folder)
     extract = get_extractor(None).extract_labels
@@ -102,6 +105,52 @@ def test_space_answers_through_gradio_client(space, tiny_folder, tmp_path):
     broken.write_bytes(b"not a video")
     with pytest.raises(Exception, match="broken.mp4"):
         client.predict(handle_file(str(broken)), None, "", "ov_labels", api_name="/analyze")
+
+
+@pytest.mark.timeout(300)
+def test_space_fills_an_empty_subtitle_from_speech(space, tiny_folder, tiny_whisper_dir, spoken, caplog, capfd):
+    """An empty subtitle box gets transformers' ASR pipeline's text for the clip's 16 kHz track (shown, editable, and
+    what the model read); the Transcribe button gives the same; the API describes its inputs as they are taken; a
+    refused request is one log line, without a traceback."""
+    import logging
+
+    from gradio_client import Client, handle_file
+    from transformers import pipeline
+
+    from affectgpt_hf.inference.arguments import InferenceArguments
+    from affectgpt_hf.inference.batch import Clip, describe, load_model
+    from affectgpt_hf.media import load_audio
+    from affectgpt_hf.unibench import get_extractor
+
+    clip = str(spoken["zh"])
+    reference = pipeline("automatic-speech-recognition", model=str(tiny_whisper_dir))
+    heard = reference({"raw": load_audio(clip), "sampling_rate": 16000}, return_timestamps=True,
+                      generate_kwargs={"task": "transcribe"})["text"].strip()  # fmt: skip
+    client = Client(space, verbose=False)
+    answer, labels, _, subtitle, source = client.predict(handle_file(clip), None, "", "ov_labels", api_name="/analyze")
+    assert heard and (subtitle, source) == (heard, f"asr:{tiny_whisper_dir}")
+    assert client.predict(handle_file(clip), api_name="/transcribe") == (heard, f"asr:{tiny_whisper_dir}")
+    model, processor = load_model(tiny_folder)
+    (expected,) = describe(
+        model,
+        processor,
+        [Clip("c", video=clip, subtitle=heard)],
+        InferenceArguments(batch_size=1, max_new_tokens=256),
+        label_extractor=get_extractor(None).extract_labels,
+        progress=False,
+    )
+    assert (answer, labels) == (expected.text, ", ".join(expected.labels))
+
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/analyze"]["parameters"]
+    optional = {p["parameter_name"]: p["parameter_has_default"] for p in parameters}
+    assert optional == {"video": False, "audio": True, "subtitle": True, "task": True}
+    task = next(p for p in parameters if p["parameter_name"] == "task")["type"]
+    assert "enum" not in task and "free question" in task["description"]
+
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="affectgpt_hf.apps.demo"), pytest.raises(Exception, match="no video"):
+        client.predict(None, None, "hello", "ov_labels", api_name="/analyze")
+    assert "request refused: no video" in caplog.text and "Traceback" not in capfd.readouterr().err
 
 
 class Chromium:
@@ -244,7 +293,7 @@ def test_affectgpt_demo_command_serves_the_space(tiny_folder, tmp_path):
             time.sleep(1.0)
         clip = make_clip(tmp_path / "clip.mp4", seconds=2.0, seed=2)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        answer, labels, _ = client.predict(
+        answer, labels, *_ = client.predict(
             handle_file(str(clip)), None, "Leave me alone.", "ov_labels", api_name="/analyze"
         )
     finally:

@@ -126,7 +126,8 @@ def test_request_time_limit_and_temporary_paths(uploads, analyzer, inputs, tmp_p
     assert message.startswith("the analysis took longer than the 0.01 s limit per request")
 
     analyze = _endpoint(build_demo(analyzer=analyzer, limits=SMALL))
-    answer, labels, _chart = analyze(valid, None, "hello", "ov_labels")
+    answer, labels, _chart, subtitle, source = analyze(valid, None, "hello", "ov_labels")
+    assert (subtitle, source) == ("hello", "given")
     assert isinstance(answer, str) and isinstance(labels, str)
     wordy = _endpoint(build_demo(analyzer=analyzer, limits=Limits(max_text_chars=10)))
     message = _refusal(wordy, valid, None, "hello there you", "ov_labels")
@@ -214,7 +215,8 @@ def test_load_on_loopback(uploads, analyzer, inputs):
         event = httpx.post(f"{url}gradio_api/call/{API_NAME}", json={"data": data}, timeout=30).json()["event_id"]
         stream = httpx.get(f"{url}gradio_api/call/{API_NAME}/{event}", timeout=60).text
         assert "event: error" in stream and "event: complete" not in stream, stream
-        answer, _, _ = Client(url, verbose=False).predict(
+        assert "the request names a file that was not uploaded to this app" in stream  # was {"error": null}
+        answer, *_ = Client(url, verbose=False).predict(
             handle_file(str(inputs["valid"])), None, "", "ov_labels", api_name="/analyze"
         )
         assert isinstance(answer, str)  # alive

@@ -214,7 +214,9 @@ def test_space_refuses_uploaded_playlists(crafted, target, tiny_model_dir, tmp_p
                         client.predict(video, audio, "", "ov_labels", api_name="/analyze")
                     assert_refused(str(error.value), name)
                     assert str(tmp_path) not in str(error.value)
-        answer, labels, _chart = client.predict(good, None, "hello", "ov_labels", api_name="/analyze")
+        answer, labels, _chart, subtitle, _source = client.predict(
+            good, None, "hello", "ov_labels", api_name="/analyze"
+        )
         assert isinstance(answer, str)
     finally:
         demo.close()

@@ -263,3 +263,151 @@ def labelled(describe_fn):
         return describe_fn(model, processor, clips, on_batch=label_then_pass_on, **kwargs)
 
     return describe_and_label
+
+
+# ------------------------------------------------------------------------------------------------- speech
+WHISPER_RANKS = (
+    50257  # byte-level BPE ranks of Whisper's multilingual vocabulary (whisper/assets/multilingual.tiktoken)
+)
+WHISPER_LANGUAGES = 99  # whisper-small/medium/large-v2 layout: 99 language tokens, vocabulary of 51,865
+
+
+def whisper_ranks() -> dict[bytes, int]:
+    """Whisper's real multilingual BPE ranks, from the openai-whisper package's assets (installed with --no-deps by
+    scripts/setup.sh; the package itself is never imported: its import needs numba)."""
+    import base64
+    import importlib.util
+
+    spec = importlib.util.find_spec("whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("openai-whisper's vocabulary is needed: pip install --no-deps openai-whisper==20250625")
+    path = Path(spec.submodule_search_locations[0]) / "assets" / "multilingual.tiktoken"
+    ranks = {}
+    for line in path.read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    assert len(ranks) == WHISPER_RANKS, len(ranks)
+    return ranks
+
+
+def whisper_language_tokens() -> list[str]:
+    """<|en|>, <|zh|>, ...: the first 99 of Whisper's languages, in its order."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return [f"<|{code}|>" for code in list(LANGUAGES)[:WHISPER_LANGUAGES]]
+
+
+def whisper_tokenizer():
+    """Whisper's multilingual tokenizer with its real ids: the BPE ranks, then <|endoftext|>, <|startoftranscript|>,
+    the 99 languages, the task and marker tokens (special), then the 1501 timestamps <|0.00|>..<|30.00|> (not special,
+    as transformers' Whisper tokenizer expects), in openai-whisper's order (whisper/tokenizer.py, get_encoding)."""
+    import json
+
+    from tokenizers import AddedToken, Tokenizer
+    from transformers import WhisperTokenizer
+
+    from affectgpt_hf.tokenizer import _bpe_from_ranks
+
+    bpe = json.loads(Tokenizer(_bpe_from_ranks(whisper_ranks())).to_str())["model"]
+    languages = whisper_language_tokens()
+    markers = [
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+        "<|notimestamps|>",
+    ]
+    specials = ["<|endoftext|>", "<|startoftranscript|>", *languages, *markers]
+    tokenizer = WhisperTokenizer(
+        vocab=bpe["vocab"], merges=[tuple(m) for m in bpe["merges"]], extra_special_tokens=specials[1:]
+    )
+    tokenizer.add_tokens([AddedToken(f"<|{i * 0.02:.2f}|>", special=False, normalized=False) for i in range(1501)])
+    expected = list(range(WHISPER_RANKS, WHISPER_RANKS + len(specials) + 1501))
+    assert tokenizer.convert_tokens_to_ids(specials + ["<|0.00|>", "<|30.00|>"]) == expected[: len(specials) + 1] + [
+        expected[-1]
+    ], "Whisper's special tokens did not land on their ids"
+    return tokenizer
+
+
+def save_tiny_whisper(folder: Path, seed: int = 0, max_length: int = 24) -> Path:
+    """A from_pretrained folder of a tiny random Whisper (2+2 layers of width 64, weights drawn wide so its text
+    depends on the audio) with Whisper's real multilingual vocabulary and generation config (languages, tasks,
+    timestamps), which `pipeline("automatic-speech-recognition")` loads offline. ``max_length`` tokens per 30 s window
+    keep a random model's endless text short."""
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+    )
+
+    tokenizer = whisper_tokenizer()
+    token = tokenizer.convert_tokens_to_ids
+    eot, sot = token("<|endoftext|>"), token("<|startoftranscript|>")
+    config = WhisperConfig(
+        vocab_size=len(tokenizer),
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        num_mel_bins=80,
+        init_std=0.3,  # at Whisper's 0.02 a random model says the same for any clip; at 0.3 its text follows the audio
+        decoder_start_token_id=sot,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+    )
+    torch.manual_seed(seed)
+    model = WhisperForConditionalGeneration(config).eval()
+    languages = whisper_language_tokens()
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=sot,
+        eos_token_id=eot,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        max_length=max_length,
+        num_beams=1,  # the ASR pipeline's own default is 5 beams (openai's); greedy keeps the tests quick
+        is_multilingual=True,
+        lang_to_id={language: token(language) for language in languages},
+        task_to_id={"transcribe": token("<|transcribe|>"), "translate": token("<|translate|>")},
+        no_timestamps_token_id=token("<|notimestamps|>"),
+        prev_sot_token_id=token("<|startofprev|>"),
+        max_initial_timestamp_index=50,
+        begin_suppress_tokens=[220, eot],
+    )
+    model.save_pretrained(folder)
+    WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer).save_pretrained(
+        folder
+    )
+    return folder
+
+
+def speak(path: Path, text: str, voice: str = "en") -> Path:
+    """``text`` spoken by espeak-ng (Debian's espeak-ng, offline) into a wav: real speech for voice-activity tests."""
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (scripts/setup.sh installs it: apt-get install espeak-ng)")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True, timeout=60)
+    return path
+
+
+def speech_clip(path: Path, text: str, voice: str = "en", pad_seconds: float = 0.5, seed: int = 0) -> Path:
+    """An h264/aac mp4 whose audio track is ``text`` spoken by espeak-ng (16 kHz, ``pad_seconds`` of silence either
+    side) under random frames."""
+    from affectgpt_hf.media import load_audio, write_video
+
+    wav = speak(path.with_suffix(".speech.wav"), text, voice)
+    pad = np.zeros(int(pad_seconds * 16000), np.float32)
+    track = np.concatenate([pad, load_audio(wav), pad])
+    wav.unlink()
+    frames = np.random.default_rng(seed).integers(0, 255, (max(1, int(len(track) / 16000 * 10)), 48, 64, 3), np.uint8)
+    write_video(path, frames, fps=10, audio=track, sampling_rate=16000)
+    return path

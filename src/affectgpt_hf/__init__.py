@@ -8,8 +8,10 @@ order, so saved folders load with them (:mod:`._auto_registration`).
 
 The model's files are copied beside the weights of every saved folder (``trust_remote_code``): configuration_,
 modeling_ and processing_affectgpt, and what they import with one dot: prompt, tokenizer, cache, media and faces (the
-last through an import inside a function). They stay siblings at the top of the package and import each other with
-one dot only; tests/test_saved_code.py pins the set.
+last through an import inside a function), and pipeline_affectgpt (the custom pipeline that the saved config registers
+in ``custom_pipelines``; modeling's ``save_pretrained`` imports it) with speech (voice activity and speech
+recognition, which the pipeline uses). They stay siblings at the top of the package and import each other with one
+dot only; tests/test_saved_code.py pins the set.
 """
 
 from __future__ import annotations

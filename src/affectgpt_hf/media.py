@@ -791,6 +791,10 @@ def _cv2_linear_taps(src: int, dst: int, clamp: bool):
 # --------------------------------------------------------------------------------------------- audio
 
 
+class NoAudioStream(ValueError):
+    """A media file without an audio stream (a silent video): speech recognition gives it an empty subtitle."""
+
+
 def load_audio(source: MediaSource | np.ndarray, sampling_rate: int | None = None) -> np.ndarray:
     """Read audio as float32 mono at 16 kHz, as upstream's ``load_audio`` does before clipping.
 
@@ -846,7 +850,7 @@ def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
     container, _ = _open_unprobed(source, "an audio or video file with an audio stream")
     with container:
         if not container.streams.audio:
-            raise ValueError(f"{name} has no audio stream; give the audio separately (audio=: a file or an array)")
+            raise NoAudioStream(f"{name} has no audio stream; give the audio separately (audio=: a file or an array)")
         stream = _decodable(container.streams.audio[0], name)
         declared = stream.frames  # packets; for PCM in AVI, samples (per channel)
         pcm = stream.codec_context.name.startswith("pcm_")

@@ -463,6 +463,15 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save as transformers does, with the custom pipeline registered in the config (``custom_pipelines``), so
+        ``pipeline(model=FOLDER, trust_remote_code=True)`` works; the import below makes transformers copy
+        pipeline_affectgpt.py (and speech.py, which it imports) beside this file."""
+        from .pipeline_affectgpt import custom_pipelines
+
+        self.config.custom_pipelines = custom_pipelines()
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     def get_video_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
         return self.model.get_video_features(pixel_values_videos)
 

@@ -331,8 +331,8 @@ def _columns(text, videos, audio, options: dict) -> tuple[dict, int]:
     clip); lists of other lengths are an error."""
     columns = {
         "text": _as_list(text, "text"),
-        "videos": _as_videos(videos),
-        "audio": _as_list(audio, "audio", keep_arrays=True),
+        "videos": _media_files(_as_videos(videos), "videos"),
+        "audio": _media_files(_as_list(audio, "audio", keep_arrays=True), "audio"),
         "subtitles": _as_list(options.get("subtitles"), "subtitles"),
         "faces": _as_list(options.get("faces"), "faces", keep_arrays=True),
         "question": _as_list(options.get("question"), "question"),
@@ -347,6 +347,21 @@ def _columns(text, videos, audio, options: dict) -> tuple[dict, int]:
         elif size != batch:
             raise ValueError(f"lists of different lengths: {sizes}; give one entry per clip")
     return columns, batch
+
+
+def _media_files(values: list | None, name: str) -> list | None:
+    """datasets' undecoded media dicts ({"bytes", "path"}, a Video() or Audio() column cast with decode=False) become
+    their bytes, else their path; other entries stay as they are."""
+    if values is None:
+        return None
+    files = []
+    for i, value in enumerate(values):
+        if isinstance(value, dict) and set(value) <= {"bytes", "path"}:
+            value = value.get("bytes") or value.get("path")
+            if not value:
+                raise ValueError(f"{name}[{i}] is a media dict with neither bytes nor path; expected one of them")
+        files.append(value)
+    return files
 
 
 def _left_truncated(ids: list[list[int]], max_length: int) -> list[list[int]]:
@@ -368,7 +383,7 @@ def _is_auto(value) -> bool:
 def _as_list(value, name: str, keep_arrays: bool = False) -> list | None:
     if value is None:
         return None
-    if isinstance(value, (str, os.PathLike)) or (keep_arrays and isinstance(value, np.ndarray)):
+    if isinstance(value, (str, os.PathLike, dict)) or (keep_arrays and isinstance(value, np.ndarray)):
         return [value]
     if isinstance(value, Sequence) or (isinstance(value, np.ndarray) and not keep_arrays):
         return list(value)

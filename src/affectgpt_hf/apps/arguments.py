@@ -84,6 +84,13 @@ class DemoArguments:
     max_seconds: float | None = _limit("max_seconds", "seconds per clip")
     request_timeout: float | None = _limit("request_timeout_s", "seconds per analysis")
     max_text_chars: float | None = _limit("max_text_chars", "characters of the subtitle, and of a free question")
+    asr: str | None = field(
+        default=None,
+        metadata={
+            "help": "speech recognition filling an empty subtitle: a transformers ASR model id or folder, or 'none' "
+            "(default: $AFFECTGPT_ASR or the multilingual Whisper of affectgpt_hf.speech)"
+        },
+    )
 
     def limits(self) -> Limits:
         """The limits: these flags over the environment over the defaults."""

@@ -43,32 +43,39 @@ MAX_FRAMES_PER_SECOND = 60
 decoding costs, and a file can pack many into little time."""
 
 
+def refused(message: str):
+    """A ``gr.Error`` for a request the app refuses: its message goes to the user, and one line (no traceback) to the
+    server's log."""
+    import gradio as gr
+
+    logger.info("request refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
 def check_upload(path: str, limits: Limits) -> str:
     """The upload's display name (its original file name) once it passes the limits; gr.Error says which it broke.
 
     Only files inside Gradio's upload folder are read: a path a client names is refused. The file is opened as
     media.py opens every file (real containers only: a playlist is refused before it opens anything), and its length
     is counted from its packets (``media.measure``), not taken from its header."""
-    import gradio as gr
-
     from ..media import measure
 
     name = Path(path).name
     real = Path(os.path.realpath(path))
     if not real.is_relative_to(upload_folder()) or not real.is_file():
-        raise gr.Error(f"{name} was not uploaded to this app; only uploaded files are read")
+        raise refused(f"{name} was not uploaded to this app; only uploaded files are read")
     size = real.stat().st_size
     if size > limits.max_upload_bytes:
-        raise gr.Error(f"{name} is {size / 1e6:.3g} MB; the limit is {limits.max_upload_mb:g} MB per upload")
+        raise refused(f"{name} is {size / 1e6:.3g} MB; the limit is {limits.max_upload_mb:g} MB per upload")
     try:
         extent = measure(str(real), stop_after=limits.max_seconds)
     except ValueError as error:
-        raise gr.Error(public_message(str(error), {path: name, str(real): name})) from None
+        raise refused(public_message(str(error), {path: name, str(real): name})) from None
     if extent.seconds > limits.max_seconds:
-        raise gr.Error(f"{name} lasts at least {extent.seconds:.1f} s; the limit is {limits.max_seconds:g} s per clip")
+        raise refused(f"{name} lasts at least {extent.seconds:.1f} s; the limit is {limits.max_seconds:g} s per clip")
     max_frames = int(limits.max_seconds * MAX_FRAMES_PER_SECOND)
     if extent.frames > max_frames:
-        raise gr.Error(
+        raise refused(
             f"{name} holds {extent.frames} video frames; the limit is {max_frames} "
             f"({MAX_FRAMES_PER_SECOND} per second of the {limits.max_seconds:g} s limit)"
         )
@@ -108,16 +115,29 @@ def resolve_model(model: str | os.PathLike | None = None) -> str:
 
 
 class Analyzer:
-    """The model (loaded once) and the label extractor; ``__call__`` is the Space's analysis."""
+    """The model (loaded once), the speech recogniser for empty subtitles (``asr``: a model id or folder, "none", or
+    None for $AFFECTGPT_ASR or the default Whisper; loaded first, so a bad one is named before the model loads) and the
+    label extractor; ``analyze`` is the Space's analysis, ``transcribe`` its Transcribe button."""
 
-    def __init__(self, model: str | os.PathLike | None = None, device: str | None = None, max_new_tokens: int = 256):
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        device: str | None = None,
+        max_new_tokens: int = 256,
+        asr: str | None = None,
+        max_transcript_chars: int | None = None,
+    ):
         import torch
 
         from ..inference.batch import load_model
+        from ..speech import MAX_TRANSCRIPT_CHARS, SpeechRecognizer, resolve_asr
 
         source = resolve_model(model)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"  # ZeroGPU reports CUDA at start-up
+        asr = resolve_asr(asr)
+        chars = max_transcript_chars or MAX_TRANSCRIPT_CHARS
+        self.recognizer = None if asr is None else SpeechRecognizer(asr, device=device, max_chars=chars)
         try:
             self.model, self.processor = load_model(source, device=device)
         except FileNotFoundError as error:
@@ -137,8 +157,19 @@ class Analyzer:
         except (OSError, ValueError) as error:  # no wheel files and no network: labels from the OV parser only
             logger.warning("emotion wheels unavailable (%s); labels come from the OV-answer parser only", error)
 
+    def transcribe(self, video: str | None, audio: str | None) -> tuple[str, str]:
+        """The clip's speech as text (the audio file's, else the video's track) and its source; ValueError when
+        speech recognition is off or the clip cannot be read."""
+        if not video and not audio:
+            raise ValueError("no video or audio: upload a clip to transcribe")
+        if self.recognizer is None:
+            raise ValueError("speech recognition is off in this app (started with --asr none): type the subtitle")
+        transcript = self.recognizer(audio or video)
+        return transcript.text, transcript.source + (f" ({transcript.note})" if transcript.note else "")
+
     def analyze(self, video: str | None, audio: str | None, subtitle: str | None, task: str | None) -> dict:
-        """One clip -> {"text", "labels", "sectors"}; ValueError names a bad input."""
+        """One clip -> {"text", "labels", "sectors", "subtitle", "subtitle_source"}; an empty subtitle is filled from
+        the clip's speech when the app has a recogniser. ValueError names a bad input."""
         from ..inference.arguments import InferenceArguments
         from ..inference.batch import Clip, describe
 
@@ -148,6 +179,9 @@ class Analyzer:
         question = None
         if task not in TASKS:
             question, task = task, "description"  # a free question
+        source = "given" if (subtitle or "").strip() else "none"
+        if source == "none" and self.recognizer is not None:
+            subtitle, source = self.transcribe(video, audio)
         clip = Clip("upload", video=video, audio=audio or None, faces=self.faces, subtitle=subtitle or "")
         extract = self.extractor.extract_labels if self.extractor is not None else None
         result = describe(
@@ -167,7 +201,31 @@ class Analyzer:
             "labels": result.labels,
             "sectors": self.sectors(result.labels),
             "face_source": result.face_source,
+            "subtitle": subtitle or "",
+            "subtitle_source": source,
         }
+
+    def about(self, limits: Limits) -> str:
+        """The page's account of what runs here: the model (a toy or not), speech recognition, and the limits."""
+        parameters = self.model.num_parameters()
+        size = f"{parameters / 1e9:.1f}B" if parameters >= 1e9 else f"{parameters / 1e6:.1f}M"
+        kind = (
+            f"a **toy** ({size} parameters, trained on generated clips): its answers show the pipeline at work, not "
+            "emotion understanding"
+            if parameters < 100e6
+            else f"{size} parameters"
+        )
+        speech = (
+            f"An empty subtitle is filled from the clip's speech by `{self.recognizer.model_id}` (after a voice-"
+            "activity check; edit it and analyse again, or use **Transcribe**)."
+            if self.recognizer is not None
+            else "Speech recognition is off here: type the subtitle."
+        )
+        return (
+            f"**Model:** `{self.source}`, {kind}; it reads {self.processor.input_mode}. {speech}\n\n"
+            f"**Limits:** {limits.max_upload_mb:g} MB per upload, {limits.max_seconds:g} s per clip, "
+            f"{limits.max_text_chars:g} characters of subtitle or question, {limits.request_timeout_s:g} s per request."
+        )
 
     def face_note(self) -> str:
         """What the model sees of the face, for the page: OpenFace crops are not made here."""
@@ -254,93 +312,160 @@ def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]
         voice = synth_voice(emotion, 2.0, 16000, seed=1000 + index)
         write_video(path, frames, fps=10, audio=voice, sampling_rate=16000)
         rows.append([str(path), None, SUBTITLES[emotion][0][0], "ov_labels"])
-    rows.append([rows[0][0], None, SUBTITLES[None][0][0], "Why does the person feel this way?"])
+    rows.append([rows[0][0], None, SUBTITLES[None][0][0], EXAMPLE_QUESTION])
     return rows
 
 
-def build_demo(model: str | os.PathLike | None = None, analyzer: Analyzer | None = None, limits: Limits | None = None):
-    """The Gradio Blocks app (queue enabled); its endpoint ``/analyze`` takes (video, audio, subtitle, task).
-    ``limits``: the upload and time caps (default: ``Limits.from_env()``)."""
+EXAMPLE_QUESTION = "Why does the person feel this way?"
+WHEELS_NOTE = (
+    "**The chart:** MER-UniBench scores open-vocabulary labels by mapping each onto five emotion wheels, five ways "
+    "of grouping emotion words into level-1 sectors. One pie per wheel: its wedges are the sectors, coloured where one "
+    "of the labels falls; a wheel whose sectors none of the labels reach stays grey."
+)
+
+
+def build_demo(
+    model: str | os.PathLike | None = None,
+    analyzer: Analyzer | None = None,
+    limits: Limits | None = None,
+    asr: str | None = None,
+):
+    """The Gradio Blocks app (queue enabled). Endpoints: ``/analyze`` (video, audio=None, subtitle="",
+    task="ov_labels") -> answer, labels, chart, subtitle, subtitle source; ``/transcribe`` (video, audio=None) ->
+    subtitle, source. ``limits``: the upload and time caps (default: ``Limits.from_env()``); ``asr``: the speech
+    recogniser for empty subtitles (Analyzer's)."""
     import gradio as gr
 
-    analyzer = analyzer or Analyzer(model)
     limits = limits or Limits.from_env()
+    analyzer = analyzer or Analyzer(model, asr=asr, max_transcript_chars=int(limits.max_text_chars))
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-analysis")
 
-    @gpu
-    def respond(video, audio, subtitle, task, names: dict[str, str]):
-        """The analysis, run by one worker and awaited at most ``limits.request_timeout_s``."""
-        future = worker.submit(analyzer.analyze, video, audio, subtitle, task)
+    def timed(work, *args, names: dict[str, str]):
+        """``work(*args)`` run by the one worker and awaited at most ``limits.request_timeout_s``; its bad-input
+        errors become refusals naming uploads by file name, anything else a logged internal error."""
+        future = worker.submit(work, *args)
         try:
-            result = future.result(timeout=limits.request_timeout_s)
+            return future.result(timeout=limits.request_timeout_s)
         except concurrent.futures.TimeoutError:
-            raise gr.Error(
+            raise refused(
                 f"the analysis took longer than the {limits.request_timeout_s:g} s limit per request; "
                 "try a shorter clip or try again later"
             ) from None
         except (ValueError, FileNotFoundError) as error:
-            raise gr.Error(public_message(str(error), names)) from None
-        chart = wheel_chart(result["sectors"], result["labels"])
-        return result["text"], ", ".join(result["labels"]), chart
+            raise refused(public_message(str(error), names)) from None
+        except Exception:
+            logger.exception("the analysis failed")
+            raise gr.Error("the analysis failed with an internal error (logged on the server)") from None
 
-    def analyze(video, audio, subtitle, task):
+    @gpu
+    def respond(video, audio, subtitle, task, names: dict[str, str]):
+        """The analysis of one checked request."""
+        result = timed(analyzer.analyze, video, audio, subtitle, task, names=names)
+        chart = wheel_chart(result["sectors"], result["labels"])
+        return result["text"], ", ".join(result["labels"]), chart, result["subtitle"], result["subtitle_source"]
+
+    def checked(video, audio, subtitle, task) -> dict[str, str]:
         for what, text in (("subtitle", subtitle), ("question", None if task in TASKS else task)):
             if text and len(text) > limits.max_text_chars:
-                raise gr.Error(f"the {what} has {len(text)} characters; the limit is {limits.max_text_chars:g}")
-        names = {path: check_upload(path, limits) for path in (video, audio) if path}
-        return respond(video, audio, subtitle, task, names)
+                raise refused(f"the {what} has {len(text)} characters; the limit is {limits.max_text_chars:g}")
+        return {path: check_upload(path, limits) for path in (video, audio) if path}
 
-    with gr.Blocks(title="AffectGPT") as demo:
+    def analyze(video, audio=None, subtitle="", task="ov_labels"):
+        return respond(video, audio, subtitle, task, checked(video, audio, subtitle, task))
+
+    @gpu
+    def transcribe(video, audio=None):
+        return timed(analyzer.transcribe, video, audio, names=checked(video, audio, "", "ov_labels"))
+
+    space_blocks = _gradio_classes()
+    with space_blocks(title="AffectGPT") as demo:
         gr.Markdown(
             "# AffectGPT\nMultimodal emotion understanding (Lian et al., ICML 2025), on the Hugging Face stack. "
-            f"Model: `{analyzer.source}`. Upload a video (its audio track is used unless you add a separate audio "
-            "file), type its subtitle, and pick a task or type your own question." + analyzer.face_note()
+            "Upload a video (its audio track is used unless you add a separate audio file), give its subtitle, and "
+            "pick a task or type your own question." + analyzer.face_note() + "\n\n" + analyzer.about(limits)
         )
         with gr.Row():
             with gr.Column():
                 # format=None and include_audio=True: Gradio hands the upload over as stored, running no FFmpeg on it
                 video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True)
                 audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath", format=None)
-                subtitle = gr.Textbox(label="Subtitle", placeholder="What the person says")
+                speech = analyzer.recognizer is not None
+                subtitle = gr.Textbox(
+                    label="Subtitle (left empty: filled from the clip's speech)" if speech else "Subtitle",
+                    placeholder="What the person says",
+                    value="",
+                )
+                transcribe_button = gr.Button("Transcribe", visible=speech)
                 task = gr.Dropdown(
-                    choices=[(label, key) for key, label in TASKS.items()],
+                    choices=[(label, key) for key, label in TASKS.items()] + [(EXAMPLE_QUESTION, EXAMPLE_QUESTION)],
                     value="ov_labels",
                     allow_custom_value=True,
                     label="Task, or type a free question",
                 )
+                task.api_info = _free_text  # API clients: any text, not only the listed choices
                 button = gr.Button("Analyze", variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label="Answer", lines=4)
                 labels = gr.Textbox(label="Emotion labels")
                 chart = gr.Image(label="Emotion-wheel sectors", type="numpy")
+                gr.Markdown(WHEELS_NOTE)
+                source = gr.Textbox(label="Subtitle source", interactive=False)
         examples = example_clips()
         gr.Examples(examples, inputs=[video, audio, subtitle, task], cache_examples=False)
-        button.click(analyze, inputs=[video, audio, subtitle, task], outputs=[answer, labels, chart], api_name=API_NAME)
+        outputs = [answer, labels, chart, subtitle, source]
+        button.click(analyze, inputs=[video, audio, subtitle, task], outputs=outputs, api_name=API_NAME)
+        transcribe_button.click(transcribe, inputs=[video, audio], outputs=[subtitle, source], api_name="transcribe")
 
         def on_load(request: gr.Request):
             """`/?example=N` fills in example N and analyses it (links and headless screenshots)."""
             chosen = (request.query_params.get("example") if request is not None else None) or ""
             if not chosen.isdigit() or int(chosen) >= len(examples):
-                return [gr.skip()] * 7
+                return [gr.skip()] * 8
             row = examples[int(chosen)]
-            return [*row, *respond(*row, {})]  # the app's own example files
+            return [row[0], row[1], row[3], *respond(*row, {})]  # the app's own example files
 
         on_load.__annotations__["request"] = gr.Request  # resolved here: this module's annotations are strings
         demo.load(
             on_load,
             inputs=None,
-            outputs=[video, audio, subtitle, task, answer, labels, chart],
+            outputs=[video, audio, task, answer, labels, chart, subtitle, source],
             api_visibility="private",
         )
     demo.queue(default_concurrency_limit=1)
     return demo
 
 
+def _free_text() -> dict:
+    return {"type": "string", "description": "ov_labels, description, or a free question (any text)"}
+
+
+def _gradio_classes():
+    """The app's Blocks class (made on first use: this module imports Gradio lazily). A Component subclass would
+    make Gradio write a .pyi stub beside this module, so the task box is a plain Dropdown (see build_demo)."""
+    import gradio as gr
+    from gradio.exceptions import InvalidPathError
+
+    class SpaceBlocks(gr.Blocks):
+        """Blocks whose refusal of a file the client names without uploading it comes back as a message (Gradio's
+        own says ``{"error": null}``) and is logged in one line."""
+
+        async def preprocess_data(self, *args, **kwargs):
+            try:
+                return await super().preprocess_data(*args, **kwargs)
+            except InvalidPathError:
+                raise refused(
+                    "the request names a file that was not uploaded to this app; upload it (gradio_client: "
+                    "handle_file(path)) and pass what the upload returns"
+                ) from None
+
+    return SpaceBlocks
+
+
 def launch(args: DemoArguments, **kwargs):
     """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed). Gradio itself stops an
     upload over the size cap while it streams in (``max_file_size``)."""
     limits = args.limits()
-    demo = build_demo(args.model, limits=limits)
+    demo = build_demo(args.model, limits=limits, asr=args.asr)
     kwargs.setdefault("max_file_size", limits.max_upload_bytes)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **kwargs)
     return demo

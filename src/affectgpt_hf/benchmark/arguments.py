@@ -36,6 +36,13 @@ class BenchmarkConfig(InferenceArguments, ScoringArguments):
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache for the built test sets"})
     limit: int | None = field(default=None, metadata={"help": "first N clips of each set (smoke runs)"})
     progress: bool = field(default=True, metadata={"help": "progress bars (--no-progress: none)"})
+    asr: str | None = field(
+        default=None,
+        metadata={
+            "help": "also describe every set with subtitles from this speech-recognition model (a transformers ASR "
+            "id or folder) in place of the set's own, and report the difference (default: the sets' own only)"
+        },
+    )
 
 
 __all__ = ["BenchmarkConfig"]

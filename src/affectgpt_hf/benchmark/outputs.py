@@ -78,6 +78,8 @@ def answered(folder: Path, dataset: str) -> set[str]:
 def answer_row(answer: Any) -> dict[str, Any]:
     """The cached row of one :class:`inference.DescribeResult`: name, text, where its faces came from, its error."""
     row = {"name": answer.name, "text": answer.text}
+    if getattr(answer, "subtitle_source", "given") != "given":  # subtitles from speech (--asr): which, and the text
+        row.update(subtitle=answer.subtitle, subtitle_source=answer.subtitle_source)
     if getattr(answer, "face_source", None) is not None:
         row["face_source"] = answer.face_source
         row["frames_without_face"] = answer.frames_without_face

@@ -50,6 +50,7 @@ from .outputs import (
 )
 from .summary import (
     DatasetResult,
+    asr_entry,
     build_report,
     choose_checkpoint,
     dataset_entry,
@@ -127,7 +128,7 @@ class BenchmarkRunner:
 
     def _manifest(self, tag: str, path: str) -> dict[str, Any]:
         where = str(Path(path).resolve()) if Path(path).exists() else path  # a folder, or a Hub id
-        return {
+        manifest = {
             "checkpoint": where,
             "files": checkpoint_fingerprint(path),
             "decoding": self.decoding(),
@@ -135,6 +136,47 @@ class BenchmarkRunner:
             # only when set: manifests of runs without it stay valid
             **({"quantization": self.config.quantization} if self.config.quantization else {}),
         }
+        if tag.endswith(ASR_TAG):
+            manifest["subtitles"] = self._asr_manifest()
+        return manifest
+
+    def _asr_manifest(self) -> dict[str, Any]:
+        asr = self.config.asr
+        return {"asr": str(Path(asr).resolve()) if Path(asr).exists() else asr, "files": checkpoint_fingerprint(asr)}
+
+    def _transcribed(self, testsets: dict[str, TestSet]) -> tuple[dict[str, TestSet], dict[str, float]]:
+        """Every set with its clips' subtitles replaced by their speech's transcripts (the main process transcribes
+        and caches them under OUT/transcripts/, per set and keyed by the release and the ASR model; the others read
+        the cache), and the seconds transcribing took per set in this run."""
+        from ..inference.subtitles import load_recognizer
+
+        procs, recognizer, seconds = self.procs, None, {}
+        folder = self.out / "transcripts" / slug(self.config.asr)
+        transcribed = {}
+        with procs.main_first():
+            for spec in self.specs:
+                testset = testsets[spec.name]
+                file = folder / f"{spec.name}.jsonl"
+                release = release_fingerprint(testset.folder, CONFIG_OF[spec.name])
+                check_manifest(folder / f"{spec.name}.inputs.json", {"release": release, **self._asr_manifest()})
+                cached = {row["name"]: row for row in read_jsonl(file)}
+                todo = [clip for clip in testset.clips if clip.name not in cached]
+                if todo and procs.is_main:
+                    recognizer = recognizer or load_recognizer(self.config.asr, device=self.procs.device)
+                    started = time.perf_counter()
+                    bar = tqdm(todo, desc=f"{spec.name} transcribe", unit="clip", disable=not self.config.progress)
+                    rows = [_transcript_row(clip, recognizer) for clip in bar]
+                    seconds[spec.name] = time.perf_counter() - started
+                    append_jsonl(file, rows)
+                    cached.update((row["name"], row) for row in rows)
+                clips = [
+                    replace(clip, subtitle=cached[clip.name]["subtitle"], subtitle_source=cached[clip.name]["source"])
+                    for clip in testset.clips
+                ]
+                transcribed[spec.name] = replace(testset, clips=clips)
+        del recognizer
+        free_accelerator_memory()
+        return transcribed, seconds
 
     def _check_manifests(self, folder: Path, tag: str, path: str, testsets: dict[str, TestSet]) -> None:
         """Cached answers are reused only for the same checkpoint (and its files), decoding, dtype and quantization, and
@@ -169,16 +211,24 @@ class BenchmarkRunner:
             testsets = {
                 spec.name: load_testset(config.data_root, spec, config.cache_dir, config.limit) for spec in self.specs
             }
+        if config.asr:  # first: a speech-recognition model that cannot load is named before any inference
+            transcribed, self.transcribe_seconds = self._transcribed(testsets)
         results: dict[str, dict[str, DatasetResult]] = {}
         for tag, path in self.checkpoints:
             self._answer_checkpoint(tag, path, testsets, results)
+        heard: dict[str, dict[str, DatasetResult]] = {}  # --asr: the same checkpoints on subtitles from speech
+        if config.asr:
+            for tag, path in self.checkpoints:
+                self._answer_checkpoint(tag + ASR_TAG, path, transcribed, heard)
         if not procs.is_main:
             return None
         # extraction after all inference: an LLM judge never shares the accelerator with an AffectGPT checkpoint
         for tag, _ in self.checkpoints:
             for spec in self.specs:
                 self._extract_and_score(testsets[spec.name], tag, results[spec.name][tag])
-        report = self._report(testsets, results)
+                if config.asr:
+                    self._extract_and_score(testsets[spec.name], tag + ASR_TAG, heard[spec.name][tag + ASR_TAG])
+        report = self._report(testsets, results, heard)
         write_benchmark_report(report, self.out)
         return report
 
@@ -321,8 +371,14 @@ class BenchmarkRunner:
             return numbers[tags.index(tag)]
         return tags.index(tag) + 1
 
-    def _report(self, testsets: dict[str, TestSet], results: dict[str, dict[str, DatasetResult]]) -> dict[str, Any]:
-        """The report dict; each set's reported checkpoint also gets its per-clip samples file."""
+    def _report(
+        self,
+        testsets: dict[str, TestSet],
+        results: dict[str, dict[str, DatasetResult]],
+        heard: dict[str, dict[str, DatasetResult]] | None = None,
+    ) -> dict[str, Any]:
+        """The report dict; each set's reported checkpoint also gets its per-clip samples file. With ``--asr``, each
+        set's entry gets the reported checkpoint's scores on subtitles from speech beside those on its own."""
         tags = [tag for tag, _ in self.checkpoints]
         sets: dict[str, Any] = {}
         for spec in self.specs:
@@ -330,6 +386,14 @@ class BenchmarkRunner:
             chosen = choose_checkpoint(spec, per_checkpoint, tags)
             sets[spec.name] = dataset_entry(spec, per_checkpoint, chosen, len(testsets[spec.name].clips), self.out)
             write_samples(self.out, testsets[spec.name], per_checkpoint[chosen])
+            if heard:
+                sets[spec.name]["asr"] = asr_entry(
+                    spec,
+                    per_checkpoint[chosen],
+                    heard[spec.name][chosen + ASR_TAG],
+                    self.config.asr,
+                    getattr(self, "transcribe_seconds", {}).get(spec.name),
+                )
         run = {
             "decoding": self.decoding(),
             "device": self.procs.device,
@@ -337,6 +401,18 @@ class BenchmarkRunner:
             "extraction_mode": self._extraction_mode(),
         }
         return build_report(self.config, self.checkpoints, sets, run)
+
+
+ASR_TAG = "+asr"  # predictions/<checkpoint>+asr/: the answers on subtitles from speech (--asr)
+
+
+def _transcript_row(clip: Clip, recognizer) -> dict[str, Any]:
+    """A clip's cached transcript: its text, source and note (a clip whose audio cannot be read: empty, noted)."""
+    try:
+        transcript = recognizer(clip.audio if clip.audio is not None else clip.video)
+    except ValueError as error:
+        return {"name": clip.name, "subtitle": "", "source": "none", "note": f"no transcript: {error}"}
+    return {"name": clip.name, "subtitle": transcript.text, "source": transcript.source, "note": transcript.note}
 
 
 def run_benchmark(

@@ -96,6 +96,24 @@ def dataset_entry(
     }
 
 
+def asr_entry(
+    spec: BenchSet, given: DatasetResult, heard: DatasetResult, asr: str, seconds: float | None
+) -> dict[str, Any]:
+    """What subtitles from speech cost one set: the reported checkpoint's scores on them beside its scores on the
+    set's own subtitles (x100, and the difference), how many transcripts came out empty, and the transcription time."""
+    scores = {k: _x100(heard.scored["scores"][k]) for k in (spec.primary, *spec.secondary)}
+    own = {k: _x100(given.scored["scores"][k]) for k in scores}
+    sources = Counter(row.get("subtitle_source", "") for row in heard.texts.values())
+    return {
+        "model": asr,
+        "scores_x100": scores,
+        "difference_x100": {k: None if None in (scores[k], own[k]) else round(scores[k] - own[k], 2) for k in scores},
+        "empty_transcripts": sum(not row.get("subtitle") for row in heard.texts.values()),
+        "subtitle_sources": dict(sources),
+        "transcribe_seconds": None if seconds is None else round(seconds, 2),
+    }
+
+
 def build_report(
     config: BenchmarkConfig, checkpoints: Sequence[tuple[str, str]], sets: dict[str, Any], run: dict[str, Any]
 ) -> dict[str, Any]:
@@ -207,8 +225,27 @@ def markdown_report(report: dict[str, Any]) -> str:
                 [name, metric, _cell(value), _cell(paper), s["checkpoint"], s["n_clips"], s["n_failed"], _cell(rate)]
             )
     lines += table_lines(headers, rows)
+    lines += _asr_lines(sets)
     lines += ["", "Per-clip predictions: `samples/<data set>.jsonl`; cached answers: `predictions/<checkpoint>/`."]
     return "\n".join(lines) + "\n"
+
+
+def _asr_lines(sets: dict[str, Any]) -> list[str]:
+    """With --asr: each set's metrics on subtitles from speech beside those on its own subtitles."""
+    heard = {name: s["asr"] for name, s in sets.items() if "asr" in s}
+    if not heard:
+        return []
+    model = next(iter(heard.values()))["model"]
+    lines = ["", f"## Subtitles from speech recognition ({model}) in place of the sets' own (x100)", ""]
+    headers = ["data set", "metric", "own subtitles", "ASR subtitles", "difference", "empty transcripts", "ASR s"]
+    rows = []
+    for name, entry in heard.items():
+        for metric, value in entry["scores_x100"].items():
+            own = sets[name]["scores_x100"][metric]
+            seconds = entry["transcribe_seconds"]
+            rows.append([name, metric, _cell(own), _cell(value), _cell(entry["difference_x100"][metric]),
+                         entry["empty_transcripts"], "cached" if seconds is None else _cell(seconds)])  # fmt: skip
+    return lines + table_lines(headers, rows)
 
 
 def _table2_lines(report: dict[str, Any]) -> list[str]:

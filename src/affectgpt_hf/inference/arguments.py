@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..speech import DEFAULT_ASR_MODEL, ENV_ASR
+
 QUANTIZATIONS = ("bnb-8bit", "bnb-4bit")  # as modeling_affectgpt.QUANTIZATIONS (that module imports torch)
 CLIP_TIMEOUT = 120.0  # seconds per clip: a decoder stuck on a stalled read is reported like a corrupt clip
 
@@ -94,7 +96,23 @@ class DescribeArguments:
         default="ov_labels", metadata={"help": "upstream's question for emotion labels, or for a free description"}
     )
     question: str | None = field(default=None, metadata={"help": "a free question instead of the task's"})
-    subtitles: str | None = field(default=None, metadata={"help": "CSV with columns name, subtitle (name = file stem)"})
+    subtitles: str | None = field(
+        default=None,
+        metadata={
+            "help": "CSV with columns name, subtitle (name = file stem; an empty cell is an empty subtitle), or an "
+            ".srt/.vtt file for one video (default: NAME.srt or NAME.vtt beside each video)"
+        },
+    )
+    asr: str | None = field(
+        default=None,
+        metadata={
+            "help": f"speech recognition for clips without a subtitle: a transformers ASR model id or folder, or "
+            f"'none' (default: ${ENV_ASR} or {DEFAULT_ASR_MODEL})"
+        },
+    )
+    asr_language: str | None = field(
+        default=None, metadata={"help": "the speech's language for Whisper (en, zh, ...; default: detected)"}
+    )
     faces: str | None = field(
         default=None,
         metadata={

@@ -20,22 +20,26 @@ from ..faces import default_faces
 from ..modeling_affectgpt import AffectGPTForConditionalGeneration
 from ..processing_affectgpt import AffectGPTProcessor
 from .arguments import DescribeArguments, InferenceArguments, check_clip_timeout, check_device
-from .inputs import face_file, find_clips, read_subtitles
+from .inputs import face_file, find_clips, given_subtitles
 from .prefetch import Prefetcher, Prepared, deadline
+from .subtitles import load_recognizer, subtitle_fields, transcribe_clips
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Clip:
-    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces, a subtitle."""
+    """One clip to describe: a video file or frames, optional separate audio, optional OpenFace faces, a subtitle
+    (None: none given; "" is given, and empty) and where it came from (subtitles.py: given, asr:<model>, none)."""
 
     name: str
     video: object = None
     audio: object = None
     faces: object = None
-    subtitle: str = ""
+    subtitle: str | None = None
     sampling_rate: int | None = None
+    subtitle_source: str | None = None  # None: "given" when there is a subtitle, else "none"
+    subtitle_note: str | None = None  # e.g. why a transcript is empty ("no speech detected") or that it was cut
 
 
 @dataclass
@@ -46,9 +50,15 @@ class DescribeResult:
     error: str | None = None
     face_source: str | None = None  # face models: "openface" (.npy), "builtin" (faces.py crops) or "frames"
     frames_without_face: int | None = None  # builtin crops: frames that reused the nearest detected crop
+    subtitle: str = ""  # the subtitle the model read
+    subtitle_source: str = "none"  # "given", "asr:<model id>" or "none"
+    subtitle_note: str | None = None
 
     def to_dict(self) -> dict:
         record = {"name": self.name, "text": self.text, "labels": self.labels}
+        record.update(subtitle=self.subtitle, subtitle_source=self.subtitle_source)
+        if self.subtitle_note is not None:
+            record["subtitle_note"] = self.subtitle_note
         if self.face_source is not None:
             record["face_source"] = self.face_source
             record["frames_without_face"] = self.frames_without_face
@@ -221,7 +231,7 @@ def describe(
                 if not skip_errors:
                     raise ValueError(error)
                 logger.warning("skipping %s: %s", clips[index].name, error)
-                batch[index] = DescribeResult(clips[index].name, error=error)
+                batch[index] = DescribeResult(clips[index].name, error=error, **subtitle_fields(clips[index]))
             if prepared.kept:
                 if seed is not None and seed_each_batch:
                     torch.manual_seed(seed + prepared.number)
@@ -258,7 +268,13 @@ def _generate(
     texts = processor.batch_decode(output[:, batch["input_ids"].shape[1] :])
     labels = label_extractor(texts) if label_extractor is not None else processor.post_process(texts)
     return {
-        index: DescribeResult(clips[index].name, text=text, labels=list(label), **prepared.facts.get(index, {}))
+        index: DescribeResult(
+            clips[index].name,
+            text=text,
+            labels=list(label),
+            **prepared.facts.get(index, {}),
+            **subtitle_fields(clips[index]),
+        )
         for index, text, label in zip(prepared.kept, texts, labels, strict=True)
     }
 
@@ -278,33 +294,26 @@ def answers_are_free_text(task: str, question: str | None) -> bool:
 def describe_files(
     paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
 ) -> list[DescribeResult]:
-    """Video files and folders -> one result per clip (named by file stem, in :func:`find_clips` order). Free
-    descriptions and free questions get their labels from unibench's offline extractor."""
+    """Video files and folders -> one result per clip (named by file stem, in :func:`find_clips` order). A clip's
+    subtitle comes from ``--subtitles`` (CSV, SRT, VTT), else NAME.srt / NAME.vtt beside it, else its speech
+    (``--asr``, transcribed before the AffectGPT model loads), else none. Free descriptions and free questions get
+    their labels from unibench's offline extractor."""
     found = find_clips(paths)
-    first_of: dict[str, Path] = {}
-    for path in found:
-        other = first_of.setdefault(path.stem, path)
-        if other != path:
-            logger.warning(
-                "%s and %s are both named %r: their rows (and subtitles, faces) are told apart by order only",
-                other,
-                path,
-                path.stem,
-            )
-    subtitles = read_subtitles(arguments.subtitles) if arguments.subtitles else {}
+    _warn_same_names(found)
+    subtitles = given_subtitles(found, arguments.subtitles)
+    clips = [Clip(name=path.stem, video=str(path), subtitle=text) for path, text in zip(found, subtitles, strict=True)]
+    if any(clip.subtitle is None for clip in clips):
+        recognizer = load_recognizer(arguments.asr, arguments.asr_language, runtime.device)
+        clips = transcribe_clips(clips, recognizer)
+        del recognizer
+    else:
+        clips = transcribe_clips(clips, None)
     model, processor = load_model(
         arguments.model, dtype=runtime.dtype, device=runtime.device, quantization=runtime.quantization
     )
-    faces = default_faces(processor.input_mode, arguments.faces)
-    clips = [
-        Clip(
-            name=path.stem,
-            video=str(path),
-            faces=faces if faces in (None, "auto") else str(face_file(faces, path.stem)),
-            subtitle=subtitles.get(path.stem, ""),
-        )
-        for path in found
-    ]
+    faces = _faces_for(processor.input_mode, arguments.faces, arguments.model)
+    for clip in clips:
+        clip.faces = faces if faces in (None, "auto") else str(face_file(faces, clip.name))
     extractor = None
     if answers_are_free_text(arguments.task, arguments.question):
         from ..unibench import get_extractor
@@ -320,6 +329,32 @@ def describe_files(
         on_no_face=arguments.on_no_face,
         label_extractor=extractor,
     )
+
+
+def _warn_same_names(found: Sequence[Path]) -> None:
+    first_of: dict[str, Path] = {}
+    for path in found:
+        other = first_of.setdefault(path.stem, path)
+        if other != path:
+            logger.warning(
+                "%s and %s are both named %r: their rows (and subtitles, faces) are told apart by order only",
+                other,
+                path,
+                path.stem,
+            )
+
+
+def _faces_for(input_mode: str, faces: str | None, model: str) -> str | None:
+    """The faces option for a model: ``--faces`` for a model that reads face crops (default: built-in crops), refused
+    for one that reads video frames (it would be ignored)."""
+    from ..prompt import FACE_TOKEN, visual_token_of
+
+    if faces is not None and visual_token_of(input_mode) != FACE_TOKEN:
+        raise ValueError(
+            f"--faces {faces}: {model} reads video frames ({input_mode}), not face crops; leave --faces out "
+            "(it is for face models such as multiface_audio_face_text)"
+        )
+    return default_faces(input_mode, faces)
 
 
 __all__ = [
