@@ -1,4 +1,4 @@
-"""The prefetching input pipeline (pipeline.py) behind describe, the benchmark and cache-features: workers give the
+"""The prefetching of clips (inference/prefetch.py) behind describe, the benchmark and cache-features: workers give the
 serial outputs in the serial order; a bad clip in a worker is reported and skipped; a dead worker is a named error,
 not a hang; a clip whose read stalls hits the per-clip timeout; Ctrl-C leaves no worker behind."""
 
