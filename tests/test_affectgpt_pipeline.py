@@ -37,7 +37,7 @@ def run_without_package(code: str, home) -> str:
 def media(spoken, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pipeline_media")
     from affectgpt_hf.data.toy import synth_voice
-    from affectgpt_hf.media import write_audio
+    from affectgpt_hf.data.writers import write_audio
 
     wav = folder / "voice.wav"
     write_audio(wav, synth_voice("happy", seconds=2.0), 16000)

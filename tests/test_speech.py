@@ -13,7 +13,8 @@ import pytest
 from utils import make_clip, speak
 
 from affectgpt_hf.cli import main
-from affectgpt_hf.media import load_audio, write_video
+from affectgpt_hf.data.writers import write_video
+from affectgpt_hf.media import load_audio
 from affectgpt_hf.speech import ASRModelError, SpeechRecognizer, detect_speech, transcribe
 
 pytestmark = pytest.mark.timeout(300)

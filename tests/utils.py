@@ -402,7 +402,8 @@ def speak(path: Path, text: str, voice: str = "en") -> Path:
 def speech_clip(path: Path, text: str, voice: str = "en", pad_seconds: float = 0.5, seed: int = 0) -> Path:
     """An h264/aac mp4 whose audio track is ``text`` spoken by espeak-ng (16 kHz, ``pad_seconds`` of silence either
     side) under random frames."""
-    from affectgpt_hf.media import load_audio, write_video
+    from affectgpt_hf.data.writers import write_video
+    from affectgpt_hf.media import load_audio
 
     wav = speak(path.with_suffix(".speech.wav"), text, voice)
     pad = np.zeros(int(pad_seconds * 16000), np.float32)
