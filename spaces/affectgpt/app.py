@@ -22,19 +22,21 @@ from affectgpt_hf.apps.demo import build_demo
 MODELS = ("affectgpt-hf/affectgpt-qwen2.5-7b", "affectgpt-hf/affectgpt-tiny-quickstart")
 
 
-def build(model: str | None = None, limits: Limits | None = None, asr: str | None = None):
+def build(model: str | None = None, limits: Limits | None = None, asr: str | None = None, max_batch_size: int = 8):
     """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoints `/analyze` and `/transcribe`).
     Upload, duration and time limits: ``limits``, else $AFFECTGPT_MAX_UPLOAD_MB, $AFFECTGPT_MAX_SECONDS,
     $AFFECTGPT_REQUEST_TIMEOUT_S; speech recognition for empty subtitles: ``asr``, else $AFFECTGPT_ASR, else the
-    multilingual Whisper of affectgpt_hf.speech."""
+    multilingual Whisper of affectgpt_hf.speech. Requests arriving together are described in batches of up to
+    ``max_batch_size``."""
     on_space = MODELS[0] if os.environ.get("SPACE_ID") else None
-    return build_demo(model or os.environ.get("AFFECTGPT_MODEL") or on_space, limits=limits, asr=asr)
+    chosen = model or os.environ.get("AFFECTGPT_MODEL") or on_space
+    return build_demo(chosen, limits=limits, asr=asr, max_batch_size=max_batch_size)
 
 
 def main(argv: list[str] | None = None) -> None:
     (args,) = HfArgumentParser(DemoArguments, description=__doc__.splitlines()[0]).parse_args_into_dataclasses(argv)
     limits = args.limits()
-    build(args.model, limits, args.asr).launch(
+    build(args.model, limits, args.asr, args.max_batch_size).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=limits.max_upload_bytes
     )
 

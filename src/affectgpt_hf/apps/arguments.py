@@ -80,6 +80,9 @@ class DemoArguments:
     )
     port: int | None = field(default=None, metadata={"help": "port (default: Gradio's, 7860 or the next free one)"})
     share: bool = field(default=False, metadata={"help": "also open a public gradio.live link"})
+    max_batch_size: int = field(
+        default=8, metadata={"help": "requests that arrive together described in one batch, at most this many"}
+    )
     max_upload_mb: float | None = _limit("max_upload_mb", "MB per upload")
     max_seconds: float | None = _limit("max_seconds", "seconds per clip")
     request_timeout: float | None = _limit("request_timeout_s", "seconds per analysis")

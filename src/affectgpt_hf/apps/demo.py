@@ -18,12 +18,14 @@ import concurrent.futures
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .arguments import DEFAULT_MODEL, ENV_MODEL, DemoArguments, Limits
+from .batcher import Batcher
 
 logger = logging.getLogger(__name__)
 
@@ -170,40 +172,62 @@ class Analyzer:
     def analyze(self, video: str | None, audio: str | None, subtitle: str | None, task: str | None) -> dict:
         """One clip -> {"text", "labels", "sectors", "subtitle", "subtitle_source"}; an empty subtitle is filled from
         the clip's speech when the app has a recogniser. ValueError names a bad input."""
+        (result,) = self.analyze_many([(video, audio, subtitle, task)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def analyze_many(self, requests: Sequence[tuple]) -> list[dict | ValueError]:
+        """Requests (video, audio, subtitle, task) answered as :meth:`analyze` answers each, the clips of one question
+        described in one batch; a request that cannot be answered gets its ValueError in its place."""
         from ..inference.arguments import InferenceArguments
         from ..inference.batch import Clip, describe
 
-        if not video:
-            raise ValueError("no video: upload a video clip (mp4, avi, mkv, mov, webm)")
-        task = (task or "ov_labels").strip()
-        question = None
-        if task not in TASKS:
-            question, task = task, "description"  # a free question
-        source = "given" if (subtitle or "").strip() else "none"
-        if source == "none" and self.recognizer is not None:
-            subtitle, source = self.transcribe(video, audio)
-        clip = Clip("upload", video=video, audio=audio or None, faces=self.faces, subtitle=subtitle or "")
+        results: list[dict | ValueError | None] = [None] * len(requests)
+        groups: dict[tuple[str, str | None], list[tuple[int, Clip, str]]] = {}
+        for index, (video, audio, subtitle, task) in enumerate(requests):
+            try:
+                if not video:
+                    raise ValueError("no video: upload a video clip (mp4, avi, mkv, mov, webm)")
+                task = (task or "ov_labels").strip()
+                question = None
+                if task not in TASKS:
+                    question, task = task, "description"  # a free question
+                source = "given" if (subtitle or "").strip() else "none"
+                if source == "none" and self.recognizer is not None:
+                    subtitle, source = self.transcribe(video, audio)
+            except ValueError as error:
+                results[index] = error
+                continue
+            clip = Clip(str(index), video=video, audio=audio or None, faces=self.faces, subtitle=subtitle or "")
+            groups.setdefault((task, question), []).append((index, clip, source))
         extract = self.extractor.extract_labels if self.extractor is not None else None
-        result = describe(
-            self.model,
-            self.processor,
-            [clip],
-            InferenceArguments(batch_size=1, max_new_tokens=self.max_new_tokens, num_workers=0),
-            task=task,
-            question=question,
-            skip_errors=False,
-            label_extractor=extract,
-            progress=False,
-            on_no_face="frames",  # an upload without a face still gets an answer; face_source says "frames"
-        )[0]
-        return {
-            "text": result.text,
-            "labels": result.labels,
-            "sectors": self.sectors(result.labels),
-            "face_source": result.face_source,
-            "subtitle": subtitle or "",
-            "subtitle_source": source,
-        }
+        for (task, question), members in groups.items():
+            described = describe(
+                self.model,
+                self.processor,
+                [clip for _, clip, _ in members],
+                InferenceArguments(batch_size=len(members), max_new_tokens=self.max_new_tokens, num_workers=0),
+                task=task,
+                question=question,
+                label_extractor=extract,
+                progress=False,
+                on_no_face="frames",  # an upload without a face still gets an answer; face_source says "frames"
+            )
+            for (index, clip, source), result in zip(members, described, strict=True):
+                results[index] = (
+                    ValueError(result.error)
+                    if result.error
+                    else {
+                        "text": result.text,
+                        "labels": result.labels,
+                        "sectors": self.sectors(result.labels),
+                        "face_source": result.face_source,
+                        "subtitle": clip.subtitle,
+                        "subtitle_source": source,
+                    }
+                )
+        return results
 
     def about(self, limits: Limits) -> str:
         """The page's account of what runs here: the model (a toy or not), speech recognition, and the limits."""
@@ -298,6 +322,30 @@ def wheel_chart(sectors: list[dict[str, object]], labels: list[str]) -> np.ndarr
     return image
 
 
+def chart_file(image: np.ndarray | None) -> str | None:
+    """``image`` as a PNG file named by its content, written whole under a temporary name and then renamed. Gradio
+    copies a returned file into its cache atomically, but writes a returned array there in place, and two requests
+    answered at the same time with the same chart then read each other's half-written file."""
+    if image is None:
+        return None
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(tempfile.gettempdir()) / "affectgpt_charts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if not path.exists():
+        staging = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    return str(path)
+
+
 def example_clips(folder: str | os.PathLike | None = None) -> list[list[object]]:
     """Four toy clips (one per emotion, every cue present), written once, as Gradio example rows."""
     from ..data.toy import EMOTIONS, SUBTITLES, face_frames, synth_voice
@@ -329,21 +377,23 @@ def build_demo(
     analyzer: Analyzer | None = None,
     limits: Limits | None = None,
     asr: str | None = None,
+    max_batch_size: int = 8,
 ):
     """The Gradio Blocks app (queue enabled). Endpoints: ``/analyze`` (video, audio=None, subtitle="",
     task="ov_labels") -> answer, labels, chart, subtitle, subtitle source; ``/transcribe`` (video, audio=None) ->
     subtitle, source. ``limits``: the upload and time caps (default: ``Limits.from_env()``); ``asr``: the speech
-    recogniser for empty subtitles (Analyzer's)."""
+    recogniser for empty subtitles (Analyzer's). Requests that arrive together, up to ``max_batch_size``, are
+    described in one batch (apps/batcher.py); each still gets its own refusal."""
     import gradio as gr
 
     limits = limits or Limits.from_env()
     analyzer = analyzer or Analyzer(model, asr=asr, max_transcript_chars=int(limits.max_text_chars))
-    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-analysis")
+    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-transcription")
+    batcher = Batcher(gpu(analyzer.analyze_many), max_size=max_batch_size)  # requests arriving together: one batch
 
-    def timed(work, *args, names: dict[str, str]):
-        """``work(*args)`` run by the one worker and awaited at most ``limits.request_timeout_s``; its bad-input
-        errors become refusals naming uploads by file name, anything else a logged internal error."""
-        future = worker.submit(work, *args)
+    def timed(future: concurrent.futures.Future, names: dict[str, str]):
+        """``future``'s result, awaited at most ``limits.request_timeout_s``; its bad-input errors become refusals
+        naming uploads by file name, anything else a logged internal error."""
         try:
             return future.result(timeout=limits.request_timeout_s)
         except concurrent.futures.TimeoutError:
@@ -357,11 +407,10 @@ def build_demo(
             logger.exception("the analysis failed")
             raise gr.Error("the analysis failed with an internal error (logged on the server)") from None
 
-    @gpu
     def respond(video, audio, subtitle, task, names: dict[str, str]):
-        """The analysis of one checked request."""
-        result = timed(analyzer.analyze, video, audio, subtitle, task, names=names)
-        chart = wheel_chart(result["sectors"], result["labels"])
+        """The analysis of one checked request, in a batch with those that arrive at the same time."""
+        result = timed(batcher.submit((video, audio, subtitle, task)), names)
+        chart = chart_file(wheel_chart(result["sectors"], result["labels"]))
         return result["text"], ", ".join(result["labels"]), chart, result["subtitle"], result["subtitle_source"]
 
     def checked(video, audio, subtitle, task) -> dict[str, str]:
@@ -375,7 +424,8 @@ def build_demo(
 
     @gpu
     def transcribe(video, audio=None):
-        return timed(analyzer.transcribe, video, audio, names=checked(video, audio, "", "ov_labels"))
+        names = checked(video, audio, "", "ov_labels")
+        return timed(worker.submit(analyzer.transcribe, video, audio), names)
 
     space_blocks = _gradio_classes()
     with space_blocks(title="AffectGPT") as demo:
@@ -431,7 +481,8 @@ def build_demo(
             outputs=[video, audio, task, answer, labels, chart, subtitle, source],
             api_visibility="private",
         )
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=max_batch_size)  # concurrent requests meet in the batcher
+    demo.batcher = batcher
     return demo
 
 
@@ -465,7 +516,7 @@ def launch(args: DemoArguments, **kwargs):
     """Build the demo and serve it (blocks unless ``prevent_thread_lock=True`` is passed). Gradio itself stops an
     upload over the size cap while it streams in (``max_file_size``)."""
     limits = args.limits()
-    demo = build_demo(args.model, limits=limits, asr=args.asr)
+    demo = build_demo(args.model, limits=limits, asr=args.asr, max_batch_size=args.max_batch_size)
     kwargs.setdefault("max_file_size", limits.max_upload_bytes)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **kwargs)
     return demo
