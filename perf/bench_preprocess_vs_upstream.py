@@ -38,6 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "golden" / "upstream"))
+from env_options import add_upstream_env_options, check_upstream_env  # noqa: E402
+
 UPSTREAM = textwrap.dedent(
     """
     import json, sys, time
@@ -201,25 +204,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
-    env = os.environ.get("AFFECTGPT_UPSTREAM_ENV")  # upstream's environment: venv/, src/AffectGPT, shims/
-    for flag, inside in (
-        ("--upstream-python", "venv/bin/python"),
-        ("--upstream-src", "src/AffectGPT"),
-        ("--shims", "shims"),
-    ):
-        parser.add_argument(
-            flag, default=str(Path(env) / inside) if env else None, help=f"default: $AFFECTGPT_UPSTREAM_ENV/{inside}"
-        )
+    add_upstream_env_options(parser)
     parser.add_argument("--clips-dir", help="write the clips here and reuse them if present (default: a temp folder)")
     parser.add_argument("--threads", type=int, default=2, help="threads and CPUs for each side (default 2)")
     args = parser.parse_args()
-    if None in (args.upstream_python, args.upstream_src, args.shims):
-        sys.exit(
-            "give --upstream-python, --upstream-src and --shims, or set $AFFECTGPT_UPSTREAM_ENV (tests/golden/README)"
-        )
-    for path in (args.upstream_python, args.upstream_src, args.shims):
-        if not Path(path).exists():
-            sys.exit(f"{path} does not exist; build upstream's environment first (tests/golden/README)")
+    check_upstream_env(args)
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])  # upstream's subprocess inherits it
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     with tempfile.TemporaryDirectory() as tmp:

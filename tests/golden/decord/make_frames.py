@@ -27,6 +27,9 @@ from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "upstream"))
+from env_options import add_upstream_env_options, check_upstream_env  # noqa: E402
+
 MPEG4 = HERE / "mpeg4_160x120.mp4"
 NUM_FRAMES = 8
 
@@ -148,28 +151,14 @@ def _read_with_decord(pairs: dict[str, str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    env = os.environ.get("AFFECTGPT_UPSTREAM_ENV")  # upstream's environment: venv/, src/AffectGPT, shims/
-    for flag, inside in (
-        ("--upstream-python", "venv/bin/python"),
-        ("--upstream-src", "src/AffectGPT"),
-        ("--shims", "shims"),
-    ):
-        parser.add_argument(
-            flag, default=str(Path(env) / inside) if env else None, help=f"default: $AFFECTGPT_UPSTREAM_ENV/{inside}"
-        )
+    add_upstream_env_options(parser)
     parser.add_argument("--rewrite-mpeg4", action="store_true", help="encode the stored MPEG-4 clip anew")
     parser.add_argument("--decord-json", help=argparse.SUPPRESS)  # the inner run, in upstream's environment
     args = parser.parse_args()
     if args.decord_json:
         print(json.dumps(_read_with_decord(json.loads(args.decord_json))))
         return
-    if None in (args.upstream_python, args.upstream_src, args.shims):
-        sys.exit(
-            "give --upstream-python, --upstream-src and --shims, or set $AFFECTGPT_UPSTREAM_ENV (tests/golden/README)"
-        )
-    for path in (args.upstream_python, args.upstream_src, args.shims):
-        if not Path(path).exists():
-            raise SystemExit(f"{path} does not exist; build upstream's environment (tests/golden/upstream/make.sh)")
+    check_upstream_env(args)
     if args.rewrite_mpeg4 or not MPEG4.exists():
         write_mpeg4(MPEG4)
     with tempfile.TemporaryDirectory() as tmp:
