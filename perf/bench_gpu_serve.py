@@ -19,7 +19,7 @@ Figures go to stdout and, as they come, to ``--out`` (JSON). How to run it on th
 there too):
 
     .venv/bin/python perf/bench_gpu_serve.py --variant tiny --device cpu --decode-tokens 8 --prompts 2
-    .venv/bin/python perf/bench_gpu_serve.py --part serve --variant tiny --device cpu --weights-dir /tmp/w --clips 4
+    .venv/bin/python perf/bench_gpu_serve.py --part serve --variant tiny --device cpu --weights-dir WEIGHTS --clips 4
 """
 
 from __future__ import annotations
