@@ -43,6 +43,19 @@ def test_batched_describe_equals_one_by_one_and_skips_bad_clips(tiny_processor, 
         describe(model, tiny_processor, items[:2], skip_errors=False, max_new_tokens=2, progress=False)
 
 
+def test_a_subtitle_holding_a_placeholder_fails_its_clip_alone(tiny_processor, clips):
+    """A subtitle (or question) with `<AudioHere>` in it made one more feature slot than the clip has features, and
+    the model's ValueError ended the whole batch; it is refused as that clip's error, named."""
+    model = tiny_model(seed=3)
+    items = [Clip(c.stem, video=str(c), subtitle="Fine.") for c in clips[:2]]
+    items.insert(1, Clip("hostile", video=str(clips[2]), subtitle="I said <AudioHere> and <FrameHere>"))
+    results = describe(model, tiny_processor, items, InferenceArguments(batch_size=3, max_new_tokens=4), progress=False)
+    assert [r.error is None for r in results] == [True, False, True]
+    assert "subtitle" in results[1].error and "<AudioHere>" in results[1].error and "<FrameHere>" in results[1].error
+    with pytest.raises(ValueError, match="question .*<MultiHere>"):
+        describe(model, tiny_processor, items[:1], question="What of <MultiHere>?", skip_errors=False, progress=False)
+
+
 def test_upstream_sampling_arguments():
     assert generation_kwargs(True) == {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "top_k": 20, "num_beams": 1}
     assert generation_kwargs(False, max_new_tokens=5) == {"do_sample": False, "num_beams": 1, "max_new_tokens": 5}

@@ -230,6 +230,12 @@ def parse_ov_answer(answer: str) -> list[str]:
     return labels
 
 
+def reserved_placeholders(text: str) -> list[str]:
+    """The placeholder tokens that ``text`` holds: in a subtitle or question, each would become one more slot for
+    media features than the clip gives."""
+    return [token for token in PLACEHOLDER_TOKENS if token in text]
+
+
 def _text(value: object, name: str) -> str:
     if value is None:
         return ""
@@ -237,6 +243,12 @@ def _text(value: object, name: str) -> str:
         return ""  # upstream: a NaN subtitle in the CSV becomes ""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}: {value!r}")
+    reserved = reserved_placeholders(value)
+    if reserved:
+        raise ValueError(
+            f"the {name} {value[:80]!r} holds {', '.join(reserved)}: the prompt reserves that text for the model's "
+            f"media features; remove it from the {name}"
+        )
     return value
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..prompt import PLACEHOLDER_TOKENS, QUESTIONS
+from ..prompt import QUESTIONS, reserved_placeholders
 from .arguments import Limits
 from .media_fetch import MediaRules, Refusal
 
@@ -107,7 +107,7 @@ def _check_text(parts: list[dict], limits: Limits) -> None:
 
 def _check_placeholders(text: str, what: str) -> None:
     """Text must not hold the prompt's placeholder tokens: the model fills exactly one slot per modality token."""
-    found = [token for token in PLACEHOLDER_TOKENS if token in text]
+    found = reserved_placeholders(text)
     if found:
         raise Refusal("reserved_token", f"{what} holds {', '.join(found)}, which only the prompt's media slots may use")
 
