@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import http.server
+import socket
 import threading
 import time
 
 import pytest
 
-from affectgpt_hf.apps.media_fetch import MediaRules, Refusal
+from affectgpt_hf.apps.media_fetch import MediaRules, PrivateAddress, Refusal, public_address
 
 
 def refused(call, *args) -> Refusal:
@@ -100,7 +101,7 @@ def web():
 def test_remote_media_only_when_allowed_then_capped(web):
     off = refused(MediaRules().read, f"{web}/small", "video_url")
     assert (off.code, off.status) == ("remote_media_disabled", 403) and "--allow-remote-media" in str(off)
-    rules = MediaRules(allow_remote=True, max_bytes=1000, remote_timeout=1.0)
+    rules = MediaRules(allow_remote=True, max_bytes=1000, remote_timeout=1.0, allow_private_hosts=True)
     assert rules.read(f"{web}/small", "video_url") == b"s" * 100
     declared = refused(rules.read, f"{web}/big", "video_url")
     assert (declared.code, declared.status) == ("media_too_large", 413) and "declares 5000" in str(declared)
@@ -112,6 +113,31 @@ def test_remote_media_only_when_allowed_then_capped(web):
     assert refused(rules.read, f"{web}/missing", "video_url").code == "remote_media_unavailable"
     closed = refused(rules.read, "http://127.0.0.1:9/clip.mp4", "video_url")  # the discard port: nothing listens
     assert closed.code == "remote_media_unavailable" and closed.status == 400
+
+
+def test_remote_media_goes_to_public_addresses_only(web, monkeypatch):
+    """--allow-remote-media alone let a request make the server fetch from its own network (a loopback service, a
+    cloud metadata address). Each connection is checked on the address it opens to, however the host was written."""
+    rules = MediaRules(allow_remote=True, remote_timeout=2.0)
+    port = web.rsplit(":", 1)[1]
+    for host in ("127.0.0.1", "localhost", "2130706433", "[::ffff:127.0.0.1]", "0.0.0.0"):
+        refusal = refused(rules.read, f"http://{host}:{port}/small", "video_url")
+        assert (refusal.code, refusal.status) == ("private_media_host", 403), (host, refusal)
+        assert "--allow-private-media-hosts" in str(refusal) and "not a public address" in str(refusal)
+    for address in ("10.1.2.3", "169.254.169.254", "192.168.0.7", "100.64.0.1", "fd00::1", "fe80::1%1", "::1"):
+        with pytest.raises(PrivateAddress, match="not a public address"):
+            public_address(address, 80)
+    assert public_address("93.184.215.14", 80) == "93.184.215.14"
+    # a public name whose DNS answer is private at connect time (rebinding, or a redirect's host) is refused too
+    answers = iter([("93.184.215.14",), ("127.0.0.1",)])
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **k: real(next(answers)[0], *a, **k) if host == "example.org" else real(host, *a, **k),
+    )
+    assert public_address("example.org", 80) == "93.184.215.14"
+    assert refused(rules.read, f"http://example.org:{port}/small", "video_url").code == "private_media_host"
 
 
 def test_refusals_have_openai_shaped_bodies():

@@ -119,6 +119,13 @@ class ServeArguments:
     allow_remote_media: bool = field(
         default=False, metadata={"help": "let requests name http(s) media, which the server then downloads"}
     )
+    allow_private_media_hosts: bool = field(
+        default=False,
+        metadata={
+            "help": "with --allow-remote-media, download from loopback, private and link-local addresses too (off: "
+            "a request cannot make the server fetch from its own network)"
+        },
+    )
     remote_timeout: float = field(default=30.0, metadata={"help": "seconds one remote download may take"})
     quantization: str | None = field(
         default=None,

@@ -1,5 +1,6 @@
 """What `affectgpt serve` may read when a request names media, and the reading: a `data:` URI (capped in size), a file
-under `--media-dir`, and an http(s) URL only with `--allow-remote-media` (capped in bytes and seconds). This module
+under `--media-dir`, and an http(s) URL only with `--allow-remote-media` (capped in bytes and seconds; public
+addresses only unless `--allow-private-media-hosts`). This module
 decides what may be read and reads its bytes or finds its path; opening it as media is `media.open_media`'s job, as
 for every file. A refusal is a :class:`Refusal` naming the reason (docs/serving.md, "What the server reads")."""
 
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -35,13 +38,15 @@ WHERE = (
 
 @dataclass(frozen=True)
 class MediaRules:
-    """Where media may come from: ``media_dir`` (None: no local files), ``allow_remote`` (http/https), at most
-    ``max_bytes`` per data: URI, base64 item or download, and ``remote_timeout`` seconds per download."""
+    """Where media may come from: ``media_dir`` (None: no local files), ``allow_remote`` (http/https; to public
+    addresses only unless ``allow_private_hosts``), at most ``max_bytes`` per data: URI, base64 item or download, and
+    ``remote_timeout`` seconds per download."""
 
     media_dir: str | None = None
     allow_remote: bool = False
     max_bytes: int = 100_000_000
     remote_timeout: float = 30.0
+    allow_private_hosts: bool = False
 
     def read(self, url: object, part: str) -> bytes | str:
         """The media a request names in its ``part`` (e.g. "video_url"): the bytes of a data: URI or a download, or the
@@ -120,7 +125,13 @@ class MediaRules:
         )
         try:
             with (
-                httpx.Client(timeout=self.remote_timeout, follow_redirects=True, max_redirects=3) as client,
+                httpx.Client(
+                    timeout=self.remote_timeout,
+                    follow_redirects=True,
+                    max_redirects=3,
+                    trust_env=self.allow_private_hosts,  # a proxy would connect where the address check cannot see
+                    transport=None if self.allow_private_hosts else _public_transport(),
+                ) as client,
                 client.stream("GET", url) as response,
             ):
                 if response.status_code >= 400:
@@ -138,9 +149,54 @@ class MediaRules:
                     chunks.append(chunk)
         except httpx.TimeoutException:
             raise timed_out from None
+        except PrivateAddress as error:
+            raise Refusal(
+                "private_media_host",
+                f"{part}: {url} {error}; the server downloads from public addresses only (it was started without "
+                "--allow-private-media-hosts)",
+                403,
+            ) from None
         except httpx.HTTPError as error:
             raise Refusal("remote_media_unavailable", f"{part}: {url} could not be downloaded ({error})") from None
         return b"".join(chunks)
 
 
-__all__ = ["WHERE", "MediaRules", "Refusal"]
+class PrivateAddress(Exception):
+    """A download would connect to a loopback, private, link-local or otherwise non-public address."""
+
+
+def public_address(host: str, port: int) -> str:
+    """An address ``host`` resolves to, when every address it resolves to is public (``ipaddress``'s ``is_global``,
+    IPv4-mapped IPv6 read as IPv4); else :class:`PrivateAddress` naming the one that is not (``socket.gaierror``
+    when it does not resolve)."""
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%")[0])  # an IPv6 scope (fe80::1%eth0) is not part of it
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global:
+            raise PrivateAddress(f"resolves to {text}, which is not a public address")
+    return addresses[0]
+
+
+def _public_transport():
+    """httpx's transport whose connections open only to public addresses. The check runs as each connection opens,
+    on the address it opens to, so a redirect or a DNS answer that changes between check and connect is caught."""
+    import httpcore
+    import httpx
+
+    class PublicOnly(httpcore.SyncBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            try:
+                address = public_address(host, port)
+            except socket.gaierror as error:
+                raise httpcore.ConnectError(f"{host} does not resolve ({error})") from None
+            return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+    transport = httpx.HTTPTransport()
+    # httpx (pinned in the serve extra) builds its pool without a way to pass the backend: the same pool, with it
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=PublicOnly())
+    return transport
+
+
+__all__ = ["WHERE", "MediaRules", "PrivateAddress", "Refusal", "public_address"]

@@ -241,7 +241,13 @@ def build_app(args: ServeArguments) -> FastAPI:
         manager,
         state,
         processor,
-        rules=MediaRules(args.media_dir, args.allow_remote_media, limits.max_upload_bytes, args.remote_timeout),
+        rules=MediaRules(
+            args.media_dir,
+            args.allow_remote_media,
+            limits.max_upload_bytes,
+            args.remote_timeout,
+            allow_private_hosts=args.allow_private_media_hosts,
+        ),
         limits=limits,
         max_pending=args.max_pending,
         # the answer's length as transformers' handler sets it when a request does not: at least 1024 tokens
