@@ -32,12 +32,16 @@ def write_video(
     gop_size: int | None = None,
     options: dict[str, str] | None = None,
     rotation: int = 0,
+    audio_codec: str = "aac",
 ) -> None:
     """Write (T, H, W, 3) uint8 RGB frames (and optional float audio) to a video file, e.g. h264 + aac mp4.
 
     ``gop_size`` sets the keyframe interval (None: the encoder's default, 250 for x264); ``options`` go
     to the encoder (e.g. ``{"bframes": "0"}``); ``rotation`` stores a display matrix turning the picture
     counter-clockwise by that many degrees. Odd sizes are encoded as yuv444p (4:2:0 needs even sizes).
+    ``audio_codec="pcm_s16le"`` stores the audio losslessly as 16-bit PCM (floats scaled by 32767, as write_audio;
+    int16 arrays as they are; in .mkv or .mov), so that with ``options={"qp": "0"}`` what is decoded is exactly
+    what was written.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
@@ -58,12 +62,23 @@ def write_video(
             stream.set_display_rotation(rotation)
         audio_stream = None
         if audio is not None:
-            channels = _as_channels(audio).astype(np.float32)
-            audio_stream = container.add_stream("aac", rate=sampling_rate, layout=_LAYOUTS[channels.shape[0]])
+            channels = _as_channels(audio)
+            if audio_codec == "pcm_s16le":
+                channels = _as_int16(channels)
+            else:
+                channels = channels.astype(np.float32)
+            audio_stream = container.add_stream(audio_codec, rate=sampling_rate, layout=_LAYOUTS[channels.shape[0]])
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
-        if audio_stream is not None:
+        if audio_stream is not None and audio_codec == "pcm_s16le":
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(channels.T).reshape(1, -1), format="s16", layout=audio_stream.layout
+            )
+            frame.sample_rate = sampling_rate
+            container.mux(audio_stream.encode(frame))
+            container.mux(audio_stream.encode(None))
+        elif audio_stream is not None:
             frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(channels), format="fltp", layout=audio_stream.layout
             )
@@ -72,11 +87,16 @@ def write_video(
             container.mux(audio_stream.encode(None))
 
 
+def _as_int16(audio: np.ndarray) -> np.ndarray:
+    """16-bit PCM samples: int16 as they are, floats in [-1, 1] scaled by 32767 and rounded."""
+    if audio.dtype == np.int16:
+        return audio
+    return np.round(np.clip(audio.astype(np.float64), -1, 1) * 32767).astype(np.int16)
+
+
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> None:
     """Write (samples,) or (channels, samples) audio to a 16-bit PCM wav (floats in [-1, 1] are scaled by 32767)."""
-    audio = _as_channels(audio)
-    if audio.dtype != np.int16:
-        audio = np.round(np.clip(audio.astype(np.float64), -1, 1) * 32767).astype(np.int16)
+    audio = _as_int16(_as_channels(audio))
     with av.open(os.fspath(path), mode="w", format="wav") as container:
         stream = container.add_stream("pcm_s16le", rate=sampling_rate, layout=_LAYOUTS[audio.shape[0]])
         frame = av.AudioFrame.from_ndarray(
