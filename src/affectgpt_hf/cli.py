@@ -119,7 +119,7 @@ def _timeline(argv: list[str]) -> int:
     from .inference.timeline import run_timeline
 
     try:
-        results, unreadable = run_timeline(extra.paths, arguments, runtime)
+        results, not_made = run_timeline(extra.paths, arguments, runtime)
     except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
         print(f"affectgpt timeline: error: {error}", file=sys.stderr)
         return 1
@@ -130,9 +130,9 @@ def _timeline(argv: list[str]) -> int:
         print(f"{result.video}: {len(result.rows)} segment(s){failed}{skipped} -> {written}")
         for note in result.plan.notes:
             print(f"  {note}")
-    for video, why in unreadable.items():
-        print(f"affectgpt timeline: {video} could not be read: {why}", file=sys.stderr)
-    return 1 if unreadable else 0
+    for video, why in not_made.items():
+        print(f"affectgpt timeline: {video} was not made: {why}", file=sys.stderr)
+    return 1 if not_made else 0
 
 
 # --------------------------------------------------------------------------------------------------------- benchmark

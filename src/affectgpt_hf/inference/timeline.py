@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -112,7 +112,7 @@ def make_timeline(
     bar.close()
     rows = sorted(_finished(read_jsonl(rows_path), plan).values(), key=lambda row: row["segment"])
     write_jsonl(rows_path, rows)
-    _write_outputs(video, folder, rows, plan, arguments, processor)
+    _write_outputs(video, folder, rows, plan, arguments, processor, model)
     return TimelineResult(str(video), folder, rows, plan)
 
 
@@ -185,15 +185,20 @@ def _finished(rows: Sequence[dict], plan: VideoPlan) -> dict[int, dict]:
     return found
 
 
-def _write_outputs(video: Path, folder: Path, rows: list[dict], plan: VideoPlan, arguments, processor) -> None:
+RULES = {"speech": ("min_seconds", "max_seconds", "merge_gap"), "fixed": ("window", "step"), "subtitles": ()}
+"""The segmentation lengths each --segments uses (the summary names those)."""
+
+
+def _write_outputs(video: Path, folder: Path, rows: list[dict], plan: VideoPlan, arguments, processor, model) -> None:
+    model_name, rules = getattr(model, "name_or_path", None) or arguments.model, arguments.rules()
     write_captions(rows, folder, with_subtitle=arguments.captions_with_subtitle)
     title = f"{video.name}: {len(rows)} segments ({arguments.segments}), {processor.input_mode}"
     write_plot(rows, folder / "timeline.png", plan.duration, title)
     settings = {
-        "model": arguments.model,
+        "model": model_name,
         "task": arguments.question or arguments.task,
         "segments": arguments.segments,
-        "rules": ", ".join(f"{k}={v}" for k, v in asdict(arguments.rules()).items() if v is not None),
+        "rules": ", ".join(f"{k}={getattr(rules, k):g}" for k in RULES[arguments.segments]) or "-",
         "subtitles": plan.subtitle_source,
     }
     facts = {"video": video.name, "duration": plan.duration, "settings": settings}
@@ -206,8 +211,8 @@ def run_timeline(
 ) -> tuple[list[TimelineResult], dict[str, str]]:
     """`affectgpt timeline`: videos named or found in folders, shared out among the processes of an `accelerate
     launch` (video k to process k mod N), each made into its timeline; speech recognition (for videos without a
-    subtitle file) runs before the AffectGPT model loads. Returns the results and the videos that could not be read
-    (path -> why)."""
+    subtitle file) runs before the AffectGPT model loads. Returns the results and the videos that were not made
+    (unreadable, or refused by their options; path -> why)."""
     from ..speech import resolve_asr
     from ..utils.distributed import Processes
     from .inputs import find_clips
@@ -218,7 +223,7 @@ def run_timeline(
     procs = Processes(runtime.device)
     mine = videos[procs.rank :: procs.world]
     asr = resolve_asr(arguments.asr)
-    unreadable: dict[str, str] = {}
+    not_made: dict[str, str] = {}
     soundtracks: dict[Path, Soundtrack] = {}
     waiting = [v for v in mine if _plan_missing(v, arguments, asr)]
     recognizer = None
@@ -229,7 +234,7 @@ def run_timeline(
             soundtrack = read_soundtrack(video, max_seconds=arguments.max_duration)
             plan = make_plan(video, arguments, soundtrack, recognizer)
         except ValueError as error:
-            unreadable[str(video)] = str(error)
+            not_made[str(video)] = str(error)
             continue
         folder = Path(arguments.out) / video.stem
         folder.mkdir(parents=True, exist_ok=True)
@@ -238,9 +243,9 @@ def run_timeline(
             soundtracks[video] = soundtrack
     del recognizer
     results = []
-    todo = [v for v in mine if str(v) not in unreadable]
+    todo = [v for v in mine if str(v) not in not_made]
     if not todo:
-        return results, unreadable
+        return results, not_made
     model, processor = load_model(
         arguments.model, dtype=runtime.dtype, device=procs.device, quantization=runtime.quantization
     )
@@ -252,8 +257,8 @@ def run_timeline(
                 make_timeline(video, model, processor, arguments, runtime, soundtrack=soundtrack, progress=progress)
             )
         except ValueError as error:
-            unreadable[str(video)] = str(error)
-    return results, unreadable
+            not_made[str(video)] = str(error)
+    return results, not_made
 
 
 def _plan_missing(video: Path, arguments: TimelineArguments, asr: str | None) -> bool:
