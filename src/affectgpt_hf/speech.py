@@ -165,11 +165,18 @@ def speech_probabilities(waveform) -> list[float]:
     scores = torch.zeros(pieces, length)
     with _vad_lock, torch.inference_mode(), torch.jit.optimized_execution(False):  # no multi-second JIT warm-up
         model, _ = _silero()
-        for group in range(0, pieces, VAD_STREAMS):
-            batch = rows[group : group + VAD_STREAMS]
-            model.reset_states()
-            for step in range(length):
-                scores[group : group + VAD_STREAMS, step] = model(batch[:, step], _SAMPLE_RATE)[:, 0]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(
+            1
+        )  # its steps are tiny: 2 threads made 10 min of audio 0.6 s -> 6-10 s on a busy 2-core CPU
+        try:
+            for group in range(0, pieces, VAD_STREAMS):
+                batch = rows[group : group + VAD_STREAMS]
+                model.reset_states()
+                for step in range(length):
+                    scores[group : group + VAD_STREAMS, step] = model(batch[:, step], _SAMPLE_RATE)[:, 0]
+        finally:
+            torch.set_num_threads(threads)
     kept = [scores[0, :VAD_PIECE_WINDOWS]] + [scores[p, VAD_WARMUP_WINDOWS:] for p in range(1, pieces)]
     return torch.cat(kept)[:count].tolist()
 
