@@ -3,7 +3,9 @@ releases, the Space's examples and the tests. (Reading media is media.py's alone
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 import av
@@ -24,7 +26,7 @@ def _as_channels(audio: np.ndarray) -> np.ndarray:
 
 def write_video(
     path: str | os.PathLike,
-    frames: np.ndarray,
+    frames: np.ndarray | Iterable[np.ndarray],
     fps: float,
     audio: np.ndarray | None = None,
     sampling_rate: int = SAMPLE_RATE,
@@ -41,15 +43,20 @@ def write_video(
     counter-clockwise by that many degrees. Odd sizes are encoded as yuv444p (4:2:0 needs even sizes).
     ``audio_codec="pcm_s16le"`` stores the audio losslessly as 16-bit PCM (floats scaled by 32767, as write_audio;
     int16 arrays as they are; in .mkv or .mov), so that with ``options={"qp": "0"}`` what is decoded is exactly
-    what was written.
+    what was written. ``frames`` may also be an iterator of (H, W, 3) frames (a long video never held whole).
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8 with T >= 1, got {frames.shape} {frames.dtype}")
+    if isinstance(frames, Iterator):
+        first = next(frames)
+        frames, shape = itertools.chain([first], frames), (1, *np.shape(first))
+    else:
+        frames = np.asarray(frames)
+        shape = frames.shape
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
+            raise ValueError(f"frames must be (T, H, W, 3) uint8 with T >= 1, got {frames.shape} {frames.dtype}")
     with av.open(os.fspath(path), mode="w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001 * 1000))
-        stream.height, stream.width = frames.shape[1:3]
-        odd = frames.shape[1] % 2 or frames.shape[2] % 2
+        stream.height, stream.width = shape[1:3]
+        odd = shape[1] % 2 or shape[2] % 2
         stream.pix_fmt = "yuv444p" if odd and codec in ("libx264", "h264") else "yuv420p"
         if gop_size is not None:
             stream.codec_context.gop_size = gop_size
