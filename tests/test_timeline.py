@@ -231,6 +231,16 @@ def test_speech_turns_fall_on_the_silences_of_spoken_sentences(tmp_path, capsys)
         assert abs(segment.start - start) <= 0.3 and abs(segment.end - end) <= 0.3, (segment, start, end)
     assert all(s.subtitle is None for s in plan.segments) and plan.subtitle_source == "none"
 
+    class Recognizer:  # speech recognition's timed sentences (as a transformers ASR pipeline gives them)
+        def transcribe_waveform(self, wave):
+            from affectgpt_hf.speech import Segment, Transcript
+
+            timed = [Segment(s - 0.1, e + 0.1, text) for (s, e), text in zip(speech, sentences, strict=True)]
+            return Transcript(" ".join(sentences), timed, model="fake")
+
+    heard = make_plan(video, TimelineArguments(segments="speech", out=str(tmp_path)), recognizer=Recognizer())
+    assert [s.subtitle for s in heard.segments] == sentences and heard.subtitle_source == "asr:fake"
+
     silent = write_lossless(tmp_path / "quiet.mkv", frames[:40], np.zeros(4 * RATE, np.int16))
     assert main(["timeline", str(silent), "--model", "nowhere", "--asr", "none", "--out", str(tmp_path / "o")]) == 2
     assert "nowhere" in capsys.readouterr().err  # the model is needed even so (named), so give it one:

@@ -31,6 +31,10 @@ def test_speech_turns_are_merged_split_and_widened_to_mers_lengths():
     assert speech_segments([(0.0, 30.0)], 30.0, RULES, cuts=[5.0, 14.5, 29.5]) == [(0.0, 14.5), (14.5, 30.0)]
     # ... as long as the turn still splits into as few parts (a cut at 12 s would leave 18 s: three parts)
     assert speech_segments([(0.0, 30.0)], 30.0, RULES, cuts=[12.0]) == [(0.0, 15.0), (15.0, 30.0)]
+    # a transcript's sentence end in a short pause keeps the turns apart (ASR refines the turns)
+    assert speech_segments([(1.0, 4.0), (4.3, 7.0)], 20.0, RULES) == [(1.0, 7.0)]
+    assert speech_segments([(1.0, 4.0), (4.3, 7.0)], 20.0, RULES, cuts=[4.1]) == [(1.0, 4.0), (4.3, 7.0)]
+    assert speech_segments([(1.0, 4.0), (4.3, 7.0)], 20.0, RULES, cuts=[6.0]) == [(1.0, 7.0)]  # not in the pause
     # a 0.5 s turn is widened evenly into its silence; at the video's start, the rest goes to the right
     assert speech_segments([(5.0, 5.5)], 20.0, RULES) == [(4.25, 6.25)]
     assert speech_segments([(0.2, 0.7)], 20.0, RULES) == [(0.0, 2.0)]

@@ -13,6 +13,11 @@ MIN_CUE_SECONDS = 0.2
 """A cue shorter than this (5 frames at 25 fps) is left out: too little to describe."""
 
 
+CUT_SLACK = 0.2
+"""Seconds: a transcript's sentence end this close to a pause counts as falling in it (its times are coarser than
+voice activity's)."""
+
+
 @dataclass(frozen=True)
 class Timed:
     """A timed text: a subtitle cue, or a piece of a transcript."""
@@ -70,14 +75,20 @@ def speech_segments(
     spans: Sequence[tuple[float, float]], duration: float, rules: SegmentRules, cuts: Sequence[float] = ()
 ) -> list[tuple[float, float]]:
     """Speech turns from voice activity: ``spans`` (start, end) inside [0, ``duration``) are joined where the pause
-    between them is at most ``merge_gap`` and the turn stays within ``max_seconds``; a longer stretch is split into
-    equal parts, each cut moved to the nearest of ``cuts`` (e.g. where a transcript's sentences end) that keeps the
-    parts between ``min_seconds`` and ``max_seconds``; a turn shorter than ``min_seconds`` is widened evenly into the
-    silence around it, as far as that silence reaches."""
+    between them is at most ``merge_gap``, the turn stays within ``max_seconds`` and none of ``cuts`` (where a
+    transcript's sentences end) falls in the pause (within :data:`CUT_SLACK`); a longer stretch is split into equal
+    parts, each cut moved to the nearest of ``cuts`` that keeps the parts between ``min_seconds`` and ``max_seconds``;
+    a turn shorter than ``min_seconds`` is widened evenly into the silence around it, as far as that silence reaches."""
     spans = sorted((max(0.0, s), min(duration, e)) for s, e in spans if min(duration, e) > max(0.0, s))
     turns: list[list[float]] = []
     for start, end in spans:
-        if turns and start - turns[-1][1] <= rules.merge_gap and end - turns[-1][0] <= rules.max_seconds:
+        ends_sentence = any(turns[-1][1] - CUT_SLACK <= c <= start + CUT_SLACK for c in cuts) if turns else False
+        if (
+            turns
+            and not ends_sentence
+            and start - turns[-1][1] <= rules.merge_gap
+            and end - turns[-1][0] <= rules.max_seconds
+        ):
             turns[-1][1] = max(turns[-1][1], end)
         else:
             turns.append([start, end])

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PLAN_VERSION = 1  # bump when a segmentation rule changes: plans made by the old rules are made again
+PLAN_VERSION = 2  # bump when a segmentation rule changes: plans made by the old rules are made again
 STATE_FILE = "state.json"
 
 
