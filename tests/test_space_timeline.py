@@ -80,3 +80,16 @@ def test_timeline_tab_through_gradio_client(tiny_model_dir, tmp_path):
     assert [c.text for c in captions] == [", ".join(r["labels"]) or "(no labels)" for r in expected.rows]
     assert "## Share of time per label" in summary and "talk.mp4" in summary
     assert json.loads((expected.folder / "timeline.jsonl").read_text().splitlines()[0])["segment"] == 0
+
+
+def test_old_request_folders_are_removed(tmp_path):
+    import os
+    import time
+
+    from affectgpt_hf.apps.timeline_tab import KEEP_SECONDS, fresh_folder
+
+    old, recent = fresh_folder(tmp_path), fresh_folder(tmp_path)
+    past = time.time() - KEEP_SECONDS - 10
+    os.utime(old, (past, past))
+    new = fresh_folder(tmp_path)
+    assert not old.exists() and recent.is_dir() and new.is_dir() and new != recent

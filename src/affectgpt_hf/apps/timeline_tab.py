@@ -31,7 +31,7 @@ def timeline_of(analyzer, video: str, segments: str = "speech", window: float = 
 
     if segments not in SEGMENTATIONS:
         raise ValueError(f"segments {segments!r}; expected one of {', '.join(SEGMENTATIONS)}")
-    folder = Path(tempfile.mkdtemp(prefix="affectgpt_timeline_"))
+    folder = fresh_folder()
     recognizer = analyzer.recognizer
     arguments = TimelineArguments(
         model=analyzer.source,
@@ -52,6 +52,24 @@ def timeline_of(analyzer, video: str, segments: str = "speech", window: float = 
         logger.info("no player copy: %s", error)
         player = None
     return result, table_rows(result.rows), player
+
+
+KEEP_SECONDS = 3600.0
+"""A request's folder is removed by a request this long after it (Gradio has copied what it shows by then)."""
+
+
+def fresh_folder(parent: Path | None = None) -> Path:
+    """A new folder for one request's timeline, under one parent whose folders older than :data:`KEEP_SECONDS` are
+    removed first, so a public Space does not fill its disk."""
+    import shutil
+    import time
+
+    parent = parent or Path(tempfile.gettempdir()) / "affectgpt_timelines"
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > KEEP_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=parent))
 
 
 def table_rows(rows: list[dict]) -> list[list[object]]:
@@ -113,4 +131,13 @@ def add_timeline_tab(analyzer, limits: Limits, respond_in_time, gpu) -> None:
         )
 
 
-__all__ = ["SEGMENTATIONS", "TABLE_HEADERS", "TIMELINE_API", "add_timeline_tab", "table_rows", "timeline_of"]
+__all__ = [
+    "KEEP_SECONDS",
+    "SEGMENTATIONS",
+    "TABLE_HEADERS",
+    "TIMELINE_API",
+    "add_timeline_tab",
+    "fresh_folder",
+    "table_rows",
+    "timeline_of",
+]
