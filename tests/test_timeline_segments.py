@@ -123,3 +123,25 @@ def test_valence_is_the_mean_label_polarity_of_unibenchs_sentiment_mapping():
 def test_clock_is_mm_ss_then_h_mm_ss():
     assert [clock(s) for s in (0, 59.99, 61, 3599, 3600, 3725)] == ["00:00", "00:59", "01:01", "59:59", "1:00:00",
                                                                     "1:02:05"]  # fmt: skip
+
+
+def test_summary_shares_moments_and_problems():
+    """timeline.md: share of described time per label, the strongest moments first (the earliest among equals), and
+    what was left out or failed, in time order."""
+    from affectgpt_hf.inference.timeline_outputs import summary
+
+    def row(start, end, labels, value, error=None):
+        return {"start": start, "end": end, "labels": labels, "valence": value, "subtitle": "", "error": error}
+
+    failed = row(12, 14, [], None, error="the audio at 12.00-13.00 s could not be decoded")
+    rows = [row(0, 4, ["sad"], -1.0), row(4, 6, ["happy"], 1.0), row(6, 10, ["sad", "worried"], -1.0),
+            row(10, 12, ["calm"], 0.5), failed]  # fmt: skip
+    skipped = [{"start": 20.0, "end": 20.1, "reason": "cue shorter than 0.2 s"}]
+    text = summary(rows, {"video": "v.mp4", "duration": 30.0, "skipped": skipped}, moments=2)
+    assert "| sad | 8.0 | 67% |" in text and "| happy | 2.0 | 17% |" in text  # of 12 s described
+    positive = [line for line in text.splitlines() if line.startswith("- most positive")]
+    negative = [line for line in text.splitlines() if line.startswith("- most negative")]
+    assert [line.split(",")[0] for line in positive] == ["- most positive: 00:04-00:06", "- most positive: 00:10-00:12"]
+    assert [line.split(",")[0] for line in negative] == ["- most negative: 00:00-00:04", "- most negative: 00:06-00:10"]
+    problems = text.split("## Left out or failed")[1]
+    assert problems.index("00:12-00:14 (12.00-14.00 s): failed: the audio") < problems.index("00:20-00:20")

@@ -178,9 +178,9 @@ def summary(rows: Sequence[dict], facts: dict, moments: int = 3) -> str:
     else:
         lines.append("No segment got a label.")
     lines += ["", "## Most positive and most negative moments", ""]
-    ranked = sorted(described, key=lambda row: (-(row.get("valence") or 0), row["start"]))
-    positive = [row for row in ranked if (row.get("valence") or 0) > 0][:moments]
-    negative = [row for row in reversed(ranked) if (row.get("valence") or 0) < 0][:moments]
+    positive = sorted((r for r in described if (r.get("valence") or 0) > 0), key=lambda r: (-r["valence"], r["start"]))
+    negative = sorted((r for r in described if (r.get("valence") or 0) < 0), key=lambda r: (r["valence"], r["start"]))
+    positive, negative = positive[:moments], negative[:moments]  # the strongest first; among equals, the earliest
     for name, chosen in (("positive", positive), ("negative", negative)):
         if not chosen:
             lines.append(f"- most {name}: none (no segment has a {name} valence)")
