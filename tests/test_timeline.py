@@ -310,7 +310,7 @@ def test_a_killed_run_resumes_and_changed_options_start_afresh(joined, tiny_mode
     assert main(argv) == 0 and len(prepared) == CLIPS
 
 
-def test_ctrl_c_loses_no_finished_row(joined, tiny_model_dir, tmp_path, monkeypatch):
+def test_ctrl_c_loses_no_finished_row(joined, tiny_model_dir, tmp_path, monkeypatch, capsys):
     """Ctrl-C (KeyboardInterrupt) after two batches: their rows are on disk, and the rerun completes the rest."""
     from affectgpt_hf.inference import timeline
 
@@ -334,6 +334,16 @@ def test_ctrl_c_loses_no_finished_row(joined, tiny_model_dir, tmp_path, monkeypa
     result = make_timeline(joined["folder"] / "long.mkv", model, processor, arguments, runtime, progress=False)
     assert [row["segment"] for row in result.rows] == list(range(CLIPS))
     assert [json.loads(r) for r in rows] == result.rows[:4]
+
+    calls.clear()  # the command says where the rows are and how to go on, without a traceback
+    monkeypatch.setattr(timeline, "append_jsonl", append_then_interrupt)
+    out = tmp_path / "cli"
+    argv = ["timeline", str(joined["folder"] / "long.mkv"), "--model", str(tiny_model_dir(seed=0, sensitive=True)),
+            "--segments", "subtitles", "--out", str(out), "--batch-size", "2", "--max-new-tokens", "4",
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 130
+    assert "interrupted; the finished rows are in" in capsys.readouterr().err
+    assert len((out / "long" / "timeline.jsonl").read_text().splitlines()) == 4
 
 
 def test_a_corrupt_stretch_fails_its_segment_and_the_rest_goes_on(tiny_model_dir, tmp_path):

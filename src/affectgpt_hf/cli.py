@@ -123,6 +123,13 @@ def _timeline(argv: list[str]) -> int:
     except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
         print(f"affectgpt timeline: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # rows are written as each batch finishes: nothing finished is lost
+        print(
+            f"affectgpt timeline: interrupted; the finished rows are in {arguments.out}/<video>/timeline.jsonl, and "
+            "the same command continues from there",
+            file=sys.stderr,
+        )
+        return 130
     for result in results:
         failed = f", {len(result.failed)} failed" if result.failed else ""
         skipped = f", {len(result.plan.skipped)} left out" if result.plan.skipped else ""
