@@ -37,6 +37,7 @@ from affectgpt_hf.data.writers import write_video
 from affectgpt_hf.inference.arguments import InferenceArguments, TimelineArguments
 from affectgpt_hf.inference.batch import Clip, describe, load_model
 from affectgpt_hf.inference.timeline import make_timeline
+from affectgpt_hf.inference.timeline_outputs import write_cues
 from affectgpt_hf.inference.timeline_plan import make_plan
 from affectgpt_hf.media import (
     SAMPLE_RATE,
@@ -230,8 +231,7 @@ def part_b(args, work: Path) -> None:
         audio = pcm if suffix == ".mkv" else np.concatenate(voices)
         write_video(video, np.concatenate(frames), fps=10, audio=audio, sampling_rate=SAMPLE_RATE, options=options,
                     audio_codec=codec)  # fmt: skip
-        srt = video.with_suffix(".srt")
-        srt.write_text("\n".join(f"{k}\n{_stamp(s)} --> {_stamp(e)}\n{t}\n" for k, (s, e, t) in enumerate(cues, 1)))
+        write_cues(video.with_suffix(".srt"), cues)
         arguments = TimelineArguments(model=args.model, out=str(work / "heldout"), segments="subtitles", asr="none")
         result = make_timeline(video, model, processor, arguments, runtime, progress=False)
         labels = [row["labels"] for row in result.rows]
@@ -241,11 +241,6 @@ def part_b(args, work: Path) -> None:
             f"labels {scores['exact_label_rate']:.3f}; labels equal describe's on {agreement(labels, alone):.1%}"
         )
         print(f"    files: {result.folder}")
-
-
-def _stamp(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d},{millis % 1000:03d}"
 
 
 def main() -> None:

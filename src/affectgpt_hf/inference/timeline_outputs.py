@@ -66,18 +66,28 @@ def caption_lines(row: dict, with_subtitle: bool = False) -> list[str]:
 
 def write_captions(rows: Sequence[dict], folder: Path, with_subtitle: bool = False) -> tuple[Path, Path]:
     """``timeline.srt`` and ``timeline.vtt`` in ``folder``: one cue per row, in time order, the labels as its text."""
-    srt, vtt = folder / "timeline.srt", folder / "timeline.vtt"
     ordered = sorted(rows, key=lambda row: (row["start"], row["end"]))
-    srt_blocks, vtt_blocks = [], ["WEBVTT", ""]
-    for number, row in enumerate(ordered, 1):
-        lines = caption_lines(row, with_subtitle)
-        times = (row["start"], row["end"])
-        srt_blocks += [str(number), f"{_stamp(times[0], ',')} --> {_stamp(times[1], ',')}", *lines, ""]
-        escaped = [html.escape(line, quote=False) for line in lines]
-        vtt_blocks += [f"{_stamp(times[0], '.')} --> {_stamp(times[1], '.')}", *escaped, ""]
-    _write_text(srt, "\n".join(srt_blocks))
-    _write_text(vtt, "\n".join(vtt_blocks))
-    return srt, vtt
+    cues = [(row["start"], row["end"], caption_lines(row, with_subtitle)) for row in ordered]
+    return write_cues(folder / "timeline.srt", cues), write_cues(folder / "timeline.vtt", cues)
+
+
+def write_cues(path: Path, cues: Sequence[tuple[float, float, str | list[str]]]) -> Path:
+    """Cues (start and end in seconds, a text or its lines) as an SRT or, for a ``.vtt`` path, a WebVTT file (text
+    escaped as WebVTT requires), written whole under a temporary name first."""
+    vtt = Path(path).suffix.lower() == ".vtt"
+    blocks = ["WEBVTT", ""] if vtt else []
+    for number, (start, end, text) in enumerate(cues, 1):
+        lines = [text] if isinstance(text, str) else list(text)
+        if vtt:
+            blocks += [
+                f"{_stamp(start, '.')} --> {_stamp(end, '.')}",
+                *(html.escape(x, quote=False) for x in lines),
+                "",
+            ]
+        else:
+            blocks += [str(number), f"{_stamp(start, ',')} --> {_stamp(end, ',')}", *lines, ""]
+    _write_text(Path(path), "\n".join(blocks))
+    return Path(path)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -229,6 +239,7 @@ __all__ = [
     "summary",
     "valence",
     "write_captions",
+    "write_cues",
     "write_plot",
     "write_summary",
 ]
