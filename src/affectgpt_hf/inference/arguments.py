@@ -175,7 +175,11 @@ class TimelineArguments:
         default=16.0, metadata={"help": "speech: longer turns are split (at transcript sentence ends when near)"}
     )
     merge_gap: float = field(
-        default=0.5, metadata={"help": "speech: turns closer than this (seconds of silence) are joined"}
+        default=0.5,
+        metadata={
+            "help": "speech: turns closer than this (seconds of silence) are joined, unless a transcript sentence "
+            "ends in the pause"
+        },
     )
     window: float = field(default=4.0, metadata={"help": "fixed: window length in seconds"})
     hop: float | None = field(
