@@ -1,7 +1,7 @@
 """`affectgpt timeline` measured side by side in one run (perf/README.md, "Timeline").
 
 Part A, on a long 720p H.264 video made here (``--minutes``, 25 fps, x264's default GOP of 250, AAC; spoken sentences
-by espeak-ng between pauses of 0.4-2.5 s, a scene change every few seconds), with the tiny model (``--model``: the
+by espeak-ng between pauses of 0.4-2.5 s; the toy faces, a new one every 2-6 s), with the tiny model (``--model``: the
 quickstart's trained one, so that labels follow the input):
 
   1. segmentation alone (the soundtrack read once, silero-vad, the turn rules) as a real-time factor (goal >= 100x);
@@ -80,16 +80,24 @@ def spoken_track(seconds: float, work: Path, seed: int = 0) -> np.ndarray:
 
 
 def scenes(count: int, height: int, width: int, fps: int, seed: int = 0):
-    """Frames of smooth coloured scenes (a new one every 2-6 s), each drifting sideways: real work for the encoder."""
+    """Frames of the toy faces the quickstart's model was trained on (data.toy.face_frames, drawn at the frame's
+    height and stretched to its width, which the processor's square resize undoes), a new face and emotion every 2-6 s,
+    each a loop of 20 frames: real work for the encoder, and pictures the model reads."""
+    from PIL import Image
+
+    from affectgpt_hf.data.toy import EMOTIONS, face_frames
+
     rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, (8, height // 40, width // 40, 3)).astype(np.uint8)
-    bases = [np.kron(image, np.ones((40, 40, 1), np.uint8)) for image in small]
+    loops = []
+    for k, emotion in enumerate(EMOTIONS * 2):
+        drawn = face_frames(emotion, 20, height, seed=k)
+        loops.append([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in drawn])
     change, scene = 0, 0
     for k in range(count):
         if k == change:
-            scene = int(rng.integers(len(bases)))
+            scene = int(rng.integers(len(loops)))
             change = k + int(rng.uniform(2, 6) * fps)
-        yield np.roll(bases[scene], 2 * (k % 200), axis=1)
+        yield loops[scene][k % 20]
 
 
 def long_video(path: Path, minutes: float, work: Path) -> Path:
@@ -129,7 +137,7 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> float:
 
 
 def part_a(args, work: Path) -> None:
-    video = long_video(work / f"long{args.minutes:g}.mp4", args.minutes, work)
+    video = long_video(work / f"faces{args.minutes:g}.mp4", args.minutes, work)
     length = measure(str(video)).seconds
     arguments = TimelineArguments(model=args.model, out=str(work / "timeline"), segments="speech", asr="none")
     runtime = InferenceArguments(batch_size=8, max_new_tokens=24, num_workers=0)
