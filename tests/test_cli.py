@@ -39,6 +39,28 @@ OPTIONS: dict[str, dict[str, object]] = {
         "--num-workers": None,
         "--clip-timeout": "120.0",
     },
+    "timeline": {
+        "--model": "runs/quickstart",
+        "--out": "runs/timeline",
+        "--segments": "speech",
+        "--subtitles": None,
+        "--asr": None,
+        "--asr-language": None,
+        "--min-seconds": "2.0",
+        "--max-seconds": "16.0",
+        "--merge-gap": "0.5",
+        "--window": "4.0",
+        "--hop": None,
+        "--max-duration": "14400.0",
+        "--task": "ov_labels",
+        "--question": None,
+        "--on-no-face": "frames",
+        "--captions-with-subtitle": None,
+        "--no-progress": None,
+        "--batch-size": "8",
+        "--num-workers": None,
+        "--clip-timeout": "120.0",
+    },
     "benchmark": {
         "--model": None,
         "--data-root": REQUIRED,
@@ -207,6 +229,8 @@ def test_help_shows_options_and_defaults(name, capsys):
             assert found[option], f"{name}: {option} has no help"
     if name in ("describe", "faces extract"):
         assert re.search(r"\bPATH \[PATH \.\.\.\]", usage)
+    if name == "timeline":
+        assert re.search(r"\bVIDEO \[VIDEO \.\.\.\]", usage)
     if name == "train":  # what TrlParser (--config) and hub_options read before the fields: in the description
         description = text.split("options:", 1)[0]
         for option in ("--config CONFIG.yaml", "--push-to-hub REPO_ID", "--public"):

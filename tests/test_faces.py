@@ -422,3 +422,31 @@ def test_faces_extract_shards_clips_across_processes(tmp_path, monkeypatch):
     assert [r.written for r in reports] == [["a", "c"], ["b"]]
     assert sorted(done) == ["a.mp4", "b.mp4", "c.mp4"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy", "b.npy", "c.npy"]
+
+
+def test_a_timeline_segment_of_a_face_model_gets_the_crops_of_the_clip_cut_out(moving, tmp_path):
+    """`affectgpt timeline` with a face model: each segment's input (faces cropped from its frames, its audio, its
+    subtitle) equals the input of the clip cut out there, written losslessly (qp 0, PCM) so the pixels are the same."""
+    from affectgpt_hf.inference.batch import Clip, prepare_clip
+    from affectgpt_hf.inference.segment_clips import SegmentBatches
+    from affectgpt_hf.media import read_soundtrack
+
+    processor = AffectGPTProcessor.from_pretrained(TINY, input_mode="multiface_audio_face_text")
+    parts = [np.repeat(moving[0], 2, axis=0), np.repeat(moving[0][::-1], 2, axis=0)]  # 16 frames = 2 s at 8 fps each
+    tones = [(0.2 * np.sin(np.arange(32000) / 16000 * 2 * np.pi * f)).astype(np.float32) for f in (220, 330)]
+    lossless = {"fps": 8, "sampling_rate": 16000, "audio_codec": "pcm_s16le", "options": {"qp": "0"}}
+    long = tmp_path / "long.mkv"
+    write_video(long, np.concatenate(parts), audio=np.concatenate(tones), **lossless)
+    cut = [tmp_path / f"cut{i}.mkv" for i in range(2)]
+    for path, frames, tone in zip(cut, parts, tones, strict=True):
+        write_video(path, frames, audio=tone, **lossless)
+    subtitles = ["first", "second"]
+    batches = SegmentBatches(processor, str(long), [(0.0, 2.0), (2.0, 4.0)], subtitles, read_soundtrack(long),
+                             faces="auto", on_no_face="error")  # fmt: skip
+    prepared = batches(0, [0, 1])
+    batches.close()
+    assert not prepared.errors and prepared.facts[0]["face_source"] == "builtin"
+    for k, path in enumerate(cut):
+        expected = prepare_clip(processor, Clip(path.stem, video=str(path), subtitle=subtitles[k], faces="auto"))
+        for key in ("pixel_values_videos", "input_values"):
+            np.testing.assert_array_equal(prepared.inputs[key][k].numpy(), expected[key][0].numpy(), err_msg=key)

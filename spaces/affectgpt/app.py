@@ -23,7 +23,8 @@ MODELS = ("affectgpt-hf/affectgpt-qwen2.5-7b", "affectgpt-hf/affectgpt-tiny-quic
 
 
 def build(model: str | None = None, limits: Limits | None = None, asr: str | None = None, max_batch_size: int = 8):
-    """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoints `/analyze` and `/transcribe`).
+    """The Gradio Blocks of this Space (model loaded once, queue enabled; endpoints `/analyze`, `/transcribe` and
+    `/timeline`, the Timeline tab's).
     Upload, duration and time limits: ``limits``, else $AFFECTGPT_MAX_UPLOAD_MB, $AFFECTGPT_MAX_SECONDS,
     $AFFECTGPT_REQUEST_TIMEOUT_S; speech recognition for empty subtitles: ``asr``, else $AFFECTGPT_ASR, else the
     multilingual Whisper of affectgpt_hf.speech. Requests arriving together are described in batches of up to

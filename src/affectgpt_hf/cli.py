@@ -104,6 +104,44 @@ def _describe(argv: list[str]) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------------- timeline
+def add_videos(parser: argparse.ArgumentParser) -> None:
+    """The positional VIDEO... of `timeline`."""
+    parser.add_argument("paths", nargs="+", metavar="VIDEO", help="long video files, or folders of them")
+
+
+@command("timeline", "long videos -> an emotion timeline per utterance (JSONL, SRT/VTT captions, plot, summary)")
+def _timeline(argv: list[str]) -> int:
+    from .inference.arguments import InferenceArguments, TimelineArguments
+
+    arguments, runtime, extra = parse("timeline", argv, TimelineArguments, InferenceArguments, extra=add_videos)
+    from .inference.prefetch import WorkerError
+    from .inference.timeline import run_timeline
+
+    try:
+        results, not_made = run_timeline(extra.paths, arguments, runtime)
+    except WorkerError as error:  # a media worker died or hung: the message names the batch; no traceback
+        print(f"affectgpt timeline: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # rows are written as each batch finishes: nothing finished is lost
+        print(
+            f"affectgpt timeline: interrupted; the finished rows are in {arguments.out}/<video>/timeline.jsonl, and "
+            "the same command continues from there",
+            file=sys.stderr,
+        )
+        return 130
+    for result in results:
+        failed = f", {len(result.failed)} failed" if result.failed else ""
+        skipped = f", {len(result.plan.skipped)} left out" if result.plan.skipped else ""
+        written = f"{result.folder}/timeline.jsonl, .srt, .vtt, .png, .md"
+        print(f"{result.video}: {len(result.rows)} segment(s){failed}{skipped} -> {written}")
+        for note in result.plan.notes:
+            print(f"  {note}")
+    for video, why in not_made.items():
+        print(f"affectgpt timeline: {video} was not made: {why}", file=sys.stderr)
+    return 1 if not_made else 0
+
+
 # --------------------------------------------------------------------------------------------------------- benchmark
 @command("benchmark", "MER-UniBench end to end: describe the 9 test sets, extract, score")
 def _benchmark(argv: list[str]) -> int:

@@ -20,7 +20,8 @@ import glob
 import io
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
@@ -367,28 +368,122 @@ def sample_segment_frames(
     """For each ``(start, end)`` (seconds from the first frame), ``num_frames`` frames of those shown in
     ``[start, end)``, picked by :func:`frame_indices` over them: what :func:`sample_video_frames` picks from that
     stretch cut out as a clip. The video is read once, forward: frames are decoded where a segment needs them, and
-    decoding seeks only across stretches that no segment needs. ``ValueError`` names a segment that holds no frame."""
+    decoding seeks only across stretches that no segment needs. ``ValueError`` names a segment that holds no frame.
+    A frame shown within a microsecond of a boundary counts as shown on it (subtitle times are milliseconds, frame
+    times fractions of a second)."""
+    _check_segments(segments, scaler)
+    if size is not None:
+        size = (int(size[0]), int(size[1]))
+    return _sample(video, size, scaler, _segment_choice(segments, num_frames, _name(video)), reindex=None)
+
+
+def iter_segment_frames(
+    video: MediaSource,
+    segments: Sequence[tuple[float, float]],
+    num_frames: int = 8,
+    size: tuple[int, int] | None = (224, 224),
+    scaler: str = "decord",
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`sample_segment_frames`' frames one segment at a time: ``(index, frames)`` in the order of ``segments``,
+    each as soon as its last frame is decoded. A long video is read in one forward walk (seeking only across
+    stretches no segment needs), and only the frames of segments not yet handed out are held in memory.
+
+    Decoding takes the same paths as :func:`sample_video_frames` (seeks to clean keyframes, frames told apart by their
+    timestamps, checked); when a shortcut fails its checks, the segments not yet handed out are decoded again from the
+    very start. A ``ValueError`` (a damaged stretch, a segment without frames) ends the walk; the segments handed out
+    before it stand, and a caller may start a new walk over the segments after the failing one."""
+    _check_segments(segments, scaler)
+    name = _name(video)
+    if size is not None:
+        size = (int(size[0]), int(size[1]))
+    convert = _RGBConverter(size, scaler)
+    container, probed = _open_unprobed(video, "a video file")
+    with container:
+        packets, stream = _index_video(container, name)
+        index = stream.index
+        pending = _PendingSegments(_segment_choice(segments, num_frames, name)(packets, stream))
+        walk = None
+        if _can_seek(packets, stream.codec_context.name):
+            keyframes = [i for i, p in enumerate(packets) if p[2]]
+            walk = _iter_decode_from(container, stream, name, packets, pending.wanted(), convert, keyframes)
+        elif _unique_pts(packets):
+            walk = _iter_decode_from(container, stream, name, packets, pending.wanted(), convert, [0])
+        elif probed:
+            walk = _iter_decode_in_order(container, stream, name, set(pending.wanted()), convert, packets[0])
+        try:
+            for position, frame in walk or ():
+                yield from pending.add(position, frame)
+        except _SeekMismatch:
+            pass
+    if pending.done:
+        return
+    pending.forget()  # the frames of segments not yet handed out are decoded again, by their order alone
+    with open_media(video, "a video file") as container:
+        stream = container.streams[index]
+        stream.thread_type = _thread_type(stream.codec_context.name, b"", b"")
+        for position, frame in _iter_decode_in_order(container, stream, name, set(pending.wanted()), convert):
+            yield from pending.add(position, frame)
+    if not pending.done:
+        raise ValueError(f"{name}: fewer frames decode than its {len(packets)} packets list; the file is damaged")
+
+
+_BOUNDARY = 1e-6
+"""Seconds: a frame shown this close to a segment's boundary counts as shown on it."""
+
+
+def _check_segments(segments, scaler: str) -> None:
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
     for start, end in segments:
         if not 0 <= start < end:
             raise ValueError(f"segment ({start}, {end}): expected 0 <= start < end, in seconds")
-    name = _name(video)
+
+
+def _segment_choice(segments, num_frames: int, name: str):
+    """``choose(packets, stream)`` for segments: per segment, the presentation indices :func:`frame_indices` picks
+    among the frames shown in ``[start, end)`` seconds from the first frame."""
 
     def choose(packets, stream) -> list[list[int]]:
         shown = sorted(p[0] for p in packets)  # presentation timestamps, in display order
         seconds = [float((pts - shown[0]) * stream.time_base) for pts in shown]
         chosen = []
         for start, end in segments:
-            first, stop = bisect.bisect_left(seconds, start), bisect.bisect_left(seconds, end)
+            first = bisect.bisect_left(seconds, start - _BOUNDARY)
+            stop = bisect.bisect_left(seconds, end - _BOUNDARY)
             if stop <= first:
                 raise ValueError(f"{name}: no frame is shown in the segment {start:.3f}-{end:.3f} s")
             chosen.append([first + i for i in frame_indices(stop - first, num_frames)])
         return chosen
 
-    if size is not None:
-        size = (int(size[0]), int(size[1]))
-    return _sample(video, size, scaler, choose, reindex=None)
+    return choose
+
+
+class _PendingSegments:
+    """Segments' frame selections, each handed out (stacked) once all its frames are in, in order; a frame is held
+    only while a segment not yet handed out needs it."""
+
+    def __init__(self, selections: list[list[int]]) -> None:
+        self.selections, self.next = selections, 0
+        self.last_user = {i: s for s, selection in enumerate(selections) for i in selection}
+        self.held: dict[int, np.ndarray] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.next == len(self.selections)
+
+    def wanted(self) -> list[int]:
+        return sorted(set().union(*self.selections[self.next :]))
+
+    def forget(self) -> None:
+        self.held.clear()
+
+    def add(self, index: int, frame: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        if self.last_user.get(index, -1) >= self.next:
+            self.held[index] = frame
+        while not self.done and all(i in self.held for i in self.selections[self.next]):
+            yield self.next, np.stack([self.held[i] for i in self.selections[self.next]])
+            self.held = {i: f for i, f in self.held.items() if self.last_user[i] > self.next}
+            self.next += 1
 
 
 def _sample(video: MediaSource, size, scaler: str, choose, reindex) -> list[np.ndarray]:
@@ -625,9 +720,13 @@ def _decode_in_order(container, stream, name, wanted: set[int], convert, rewind_
     """Decode every frame from the start; convert those whose output position is in ``wanted``; stop after the last.
 
     The fallback for streams whose timestamps cannot identify frames. ``rewind_to``: the first packet, for
-    a container already demuxed once (the landing is checked).
+    a container already demuxed once (the landing is checked). Returns the frames and how many frames decoded.
     """
-    frames: dict[int, np.ndarray] = {}
+    return _collect(_iter_decode_in_order(container, stream, name, wanted, convert, rewind_to))
+
+
+def _iter_decode_in_order(container, stream, name, wanted: set[int], convert, rewind_to=None):
+    """:func:`_decode_in_order` frame by frame: yields (output position, converted frame); returns the frame count."""
     remaining, position = set(wanted), 0
     if rewind_to is not None:
         _rewind(container, stream, rewind_to)
@@ -638,12 +737,23 @@ def _decode_in_order(container, stream, name, wanted: set[int], convert, rewind_
             rewind_to = None
         for frame in _decode(packet, name):
             if position in remaining:
-                frames[position] = convert(frame)
                 remaining.discard(position)
+                yield position, convert(frame)
             position += 1
             if not remaining:
-                return frames, position
-    return frames, position
+                return position
+    return position
+
+
+def _collect(frames) -> tuple[dict[int, np.ndarray], object]:
+    """A generator of (index, frame) gathered into a dict, with the generator's return value."""
+    found: dict[int, np.ndarray] = {}
+    while True:
+        try:
+            index, frame = next(frames)
+        except StopIteration as stop:
+            return found, stop.value
+        found[index] = frame
 
 
 def _decode_with_seeks(container, stream, name, packets, wanted: list[int], convert):
@@ -653,9 +763,14 @@ def _decode_with_seeks(container, stream, name, packets, wanted: list[int], conv
 
 
 def _decode_from(container, stream, name, packets, wanted: list[int], convert, starts: list[int]):
+    """The frames of :func:`_iter_decode_from`, by presentation index."""
+    return _collect(_iter_decode_from(container, stream, name, packets, wanted, convert, starts))[0]
+
+
+def _iter_decode_from(container, stream, name, packets, wanted: list[int], convert, starts: list[int]):
     """Decode the wanted frames (presentation indices), each from the last of ``starts`` (decode positions
     where decoding may begin) at or before its packet and not later in time; frames are told apart by
-    their unique timestamps.
+    their unique timestamps; yields (presentation index, converted frame) as each is decoded.
 
     Packets of unwanted frames are not sent at all when they are disposable (``_is_disposable``), and otherwise
     sent with ``skip_frame=NONREF``: the decoder drops them if nothing refers to them and decodes them as usual
@@ -675,11 +790,11 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
         if k < 0:
             raise _SeekMismatch
         groups.setdefault(starts[k], []).append(pts)
-    frames: dict[int, np.ndarray] = {}
+    done: set[int] = set()
     context = stream.codec_context
     packet_iter, position, skip = None, 0, None  # position: decode index of the next packet
     for start in sorted(groups):
-        need = {pts for pts in groups[start] if target[pts] not in frames}
+        need = {pts for pts in groups[start] if target[pts] not in done}
         if not need:
             continue
         landing = None
@@ -702,14 +817,37 @@ def _decode_from(container, stream, name, packets, wanted: list[int], convert, s
             if mode != skip:
                 context.skip_frame = skip = mode
             for frame in _decode(packet, name):
-                if frame.pts in target and target[frame.pts] not in frames:
-                    frames[target[frame.pts]] = convert(frame)
+                if frame.pts in target and target[frame.pts] not in done:
+                    done.add(target[frame.pts])
                     need.discard(frame.pts)
+                    yield target[frame.pts], convert(frame)
                 elif frame.pts is None or (need and frame.pts > max(need)):
                     raise _SeekMismatch  # a wanted frame was skipped: do not trust this path
-    if len(frames) != len(wanted):
+    if len(done) != len(wanted):
         raise _SeekMismatch
-    return frames
+
+
+def remux_to_mp4(source: MediaSource, target: str | os.PathLike) -> None:
+    """Copy ``source``'s first video stream (and its first audio stream when MP4 holds its codec) into an MP4 at
+    ``target``, packets as they are (no re-encoding): a file the app wrote, for a player, from a file opened as every
+    file is. ``ValueError`` when the codecs do not fit MP4."""
+    name = _name(source)
+    with open_media(source, "a video file") as container:
+        if not container.streams.video:
+            raise ValueError(f"{name} has no video stream; expected a video file")
+        streams = [container.streams.video[0]]
+        if container.streams.audio and container.streams.audio[0].codec_context.name in ("aac", "mp3"):
+            streams.append(container.streams.audio[0])
+        try:
+            with av.open(os.fspath(target), mode="w", format="mp4") as output:
+                copies = {stream.index: output.add_stream_from_template(stream) for stream in streams}
+                for packet in container.demux(streams):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = copies[packet.stream.index]
+                    output.mux(packet)
+        except (av.error.FFmpegError, ValueError) as error:
+            raise ValueError(f"{name} cannot be copied into an MP4 ({_reason(error)})") from None
 
 
 # --------------------------------------------------------------------------------------------- face crops
@@ -872,6 +1010,162 @@ def _decode_audio(source: MediaSource, name: str) -> tuple[np.ndarray, int]:
     if len({c.shape[0] for c in chunks}) > 1:
         raise ValueError(f"{name} changes its channel count mid-stream; expected a constant layout")
     return np.concatenate(chunks, axis=1), rate
+
+
+@dataclass
+class Soundtrack:
+    """What a long video holds for a timeline, read in one pass: its length, and its first audio stream as
+    :func:`load_audio` reads it (float32 mono at 16 kHz) placed on the video's time axis (seconds from its first
+    frame, the axis :func:`sample_segment_frames` uses)."""
+
+    seconds: float  # from the first frame to the end of the last one (at most max_seconds when not complete)
+    waveform: np.ndarray | None  # None: the video has no audio stream
+    start: float = 0.0  # where sample 0 lies on the video's axis (the audio may start before or after the frames)
+    damaged: list[tuple[float, float]] = field(default_factory=list)  # audio that could not be decoded (silence)
+    complete: bool = True  # False: reading stopped at max_seconds, and the video goes on
+
+    def samples(self, start: float, end: float) -> np.ndarray:
+        """The samples of ``[start, end)`` seconds: those :func:`load_audio` reads from that stretch cut out of a
+        video whose audio starts with its frames (empty where the audio does not reach)."""
+        if self.waveform is None:
+            raise NoAudioStream("the video has no audio stream")
+        first = max(round((start - self.start) * SAMPLE_RATE), 0)
+        stop = max(round((end - self.start) * SAMPLE_RATE), 0)
+        return self.waveform[first:stop]
+
+
+def read_soundtrack(source: MediaSource, max_seconds: float | None = None) -> Soundtrack:
+    """A video's length and its audio (:class:`Soundtrack`), demuxed once and decoded forward, up to ``max_seconds``
+    of it when given (the rest is not read; ``complete`` says so). Memory is the 16 kHz result and one block: the
+    audio is mixed to mono as it decodes and resampled in blocks (:class:`_BlockResampler`; for 16 kHz audio nothing is
+    resampled and the samples equal :func:`load_audio`'s, elsewhere they agree to float rounding). An audio packet
+    that cannot be decoded becomes silence of its length and is listed in ``damaged``, so one bad stretch costs only
+    the segments that cover it. ``ValueError`` for a file without a video stream or one that cannot be read."""
+    name = _name(source)
+    container, _ = _open_unprobed(source, "a video file")
+    with container:
+        if not container.streams.video:
+            raise ValueError(f"{name} has no video stream; expected a video file")
+        video = container.streams.video[0]
+        audio = _decodable(container.streams.audio[0], name) if container.streams.audio else None
+        first = last = None  # the video packets' earliest timestamp and latest end
+        audio_start, rate, resampler, pieces, damaged = None, None, None, [], []
+        seconds = heard = 0.0
+        complete = True
+        for packet in _demux(container, [s for s in (video, audio) if s is not None], name):
+            if packet.stream is audio:
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    if packet.pts is not None and packet.duration and audio_start is not None:
+                        begin, length = float(packet.pts * packet.time_base), float(packet.duration * packet.time_base)
+                        damaged.append((begin, begin + length))
+                        pieces.append(resampler.push(np.zeros(round(length * rate), np.float32)))
+                        heard += length
+                    continue
+                for frame in frames:
+                    if resampler is None:
+                        audio_start, rate = float(frame.time or 0.0), frame.sample_rate
+                        resampler = _BlockResampler(rate, SAMPLE_RATE)
+                    if frame.sample_rate != rate:
+                        change = f"{rate} -> {frame.sample_rate} Hz"
+                        raise ValueError(f"{name} changes its audio sampling rate ({change}); expected a constant rate")
+                    pieces.append(resampler.push(_mono(frame, name)))
+                    heard += frame.samples / rate
+            elif packet.size and packet.pts is not None:
+                first = packet.pts if first is None else min(first, packet.pts)
+                last = max(last or packet.pts, packet.pts + (packet.duration or 0))
+                seconds = float((last - first) * packet.time_base)
+            if max_seconds is not None and seconds > max_seconds + 2 and (audio is None or heard > max_seconds + 2):
+                complete = False  # past the cap in both streams (an audio stream that ends early: read to the end)
+                break
+        if first is None:
+            raise ValueError(f"{name} has a video stream but no video packets; expected a video file")
+        offset = float(first * video.time_base)
+    if max_seconds is not None and seconds > max_seconds:
+        seconds, complete = float(max_seconds), False
+    waveform = None
+    if audio is not None:
+        if resampler is not None:
+            pieces.append(resampler.flush())
+        waveform = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        if not np.isfinite(waveform).all():
+            raise ValueError(f"{name} contains NaN or infinite audio samples; expected finite audio")
+    start = (audio_start if audio_start is not None else offset) - offset
+    if waveform is not None and not complete:  # a packet may hold far more than the cap (PCM in one packet)
+        waveform = waveform[: max(round((seconds - start) * SAMPLE_RATE), 0)]
+    damaged = [(begin - offset, end - offset) for begin, end in damaged]
+    return Soundtrack(seconds=seconds, waveform=waveform, start=start, damaged=damaged, complete=complete)
+
+
+def _mono(frame: av.AudioFrame, name: str) -> np.ndarray:
+    """One decoded audio frame as float32 mono: scaled as :func:`load_audio` scales it, channels averaged."""
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:
+        data = data.reshape(-1, len(frame.layout.channels)).T
+    samples = _to_float(data, name)
+    if samples.shape[0] == 1:
+        return samples[0]
+    return torch.from_numpy(np.ascontiguousarray(samples)).mean(dim=0).numpy()
+
+
+class _BlockResampler:
+    """:func:`resample` of a long mono signal fed in pieces: ``push`` returns the output samples the input so far
+    settles, ``flush`` the rest, so that all of them are :func:`resample`'s output of the whole (same kernel, same
+    padding and length; each output sample is the same dot product, summed by conv1d over a shorter input)."""
+
+    def __init__(self, orig_freq: int, new_freq: int) -> None:
+        gcd = math.gcd(int(orig_freq), int(new_freq))
+        self.orig, self.new = int(orig_freq) // gcd, int(new_freq) // gcd
+        self.identity = self.orig == self.new
+        zeros, rolloff = 6, 0.99  # as resample()
+        base = min(self.orig, self.new) * rolloff
+        self.width = math.ceil(zeros * self.orig / base)
+        idx = torch.arange(-self.width, self.width + self.orig, dtype=torch.float32)[None, None] / self.orig
+        t = torch.arange(0, -self.new, -1, dtype=torch.float32)[:, None, None] / self.new + idx
+        t = (t * base).clamp(-zeros, zeros)
+        window = torch.cos(t * math.pi / zeros / 2) ** 2
+        t = t * math.pi
+        self.kernel = torch.where(t == 0, torch.tensor(1.0), t.sin() / t) * (window * (base / self.orig))
+        self.buffer = np.zeros(self.width, np.float32)  # the left padding, then input not yet fully used
+        self.waiting: list[np.ndarray] = []  # pieces pushed since the last block
+        self.count = self.emitted = self.pending = 0
+
+    BLOCK = 1 << 17
+    """Input samples gathered before a conv1d runs (one call per audio frame would cost more than the work)."""
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        samples = np.asarray(samples, np.float32)
+        self.count += len(samples)
+        if self.identity:
+            return samples
+        self.waiting.append(samples)
+        self.pending += len(samples)
+        if self.pending < self.BLOCK:
+            return np.zeros(0, np.float32)
+        return self._steps()
+
+    def flush(self) -> np.ndarray:
+        if self.identity:
+            return np.zeros(0, np.float32)
+        self.waiting.append(np.zeros(self.width + self.orig, np.float32))
+        out = self._steps()
+        length = math.ceil(self.new * self.count / self.orig)  # resample()'s output length
+        return out[: max(length - self.emitted + len(out), 0)]
+
+    def _steps(self) -> np.ndarray:
+        self.buffer = np.concatenate([self.buffer, *self.waiting])
+        self.waiting, self.pending = [], 0
+        span = self.kernel.shape[-1]  # 2 * width + orig input samples per output step
+        steps = (len(self.buffer) - span) // self.orig + 1 if len(self.buffer) >= span else 0
+        if steps <= 0:
+            return np.zeros(0, np.float32)
+        block = torch.from_numpy(self.buffer[: (steps - 1) * self.orig + span])
+        out = torch.nn.functional.conv1d(block[None, None], self.kernel, stride=self.orig)
+        self.buffer = self.buffer[steps * self.orig :]
+        out = out[0].transpose(0, 1).reshape(-1).numpy()
+        self.emitted += len(out)
+        return out
 
 
 def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:

@@ -18,18 +18,21 @@ ENV_LIMITS = {
     "max_seconds": "AFFECTGPT_MAX_SECONDS",
     "request_timeout_s": "AFFECTGPT_REQUEST_TIMEOUT_S",
     "max_text_chars": "AFFECTGPT_MAX_TEXT_CHARS",
+    "max_timeline_seconds": "AFFECTGPT_MAX_TIMELINE_SECONDS",
 }
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), wall time of one analysis (s), and the
-    characters of the subtitle and of a free question (each)."""
+    """Per-request caps: upload size (MB = 10^6 bytes), clip duration (s), wall time of one analysis (s), the
+    characters of the subtitle and of a free question (each), and the duration of a Timeline tab upload (s; its
+    request time cap grows with it: ``timeline_timeout_s``)."""
 
     max_upload_mb: float = 100.0
     max_seconds: float = 120.0
     request_timeout_s: float = 300.0
     max_text_chars: float = 2000.0
+    max_timeline_seconds: float = 600.0
 
     def __post_init__(self):
         for name in ENV_LIMITS:
@@ -40,6 +43,17 @@ class Limits:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)
+
+    @property
+    def timeline_timeout_s(self) -> float:
+        """Wall time of one timeline: the per-request limit for each clip's worth of the longest timeline."""
+        return self.request_timeout_s * max(1.0, self.max_timeline_seconds / self.max_seconds)
+
+    def for_timeline(self) -> Limits:
+        """These limits with the timeline's duration cap in place of the clip's (for ``check_upload``)."""
+        from dataclasses import replace
+
+        return replace(self, max_seconds=self.max_timeline_seconds)
 
     @classmethod
     def from_env(cls, **overrides: float | None) -> Limits:
@@ -87,6 +101,7 @@ class DemoArguments:
     max_seconds: float | None = _limit("max_seconds", "seconds per clip")
     request_timeout: float | None = _limit("request_timeout_s", "seconds per analysis")
     max_text_chars: float | None = _limit("max_text_chars", "characters of the subtitle, and of a free question")
+    max_timeline_seconds: float | None = _limit("max_timeline_seconds", "seconds per video of the Timeline tab")
     asr: str | None = field(
         default=None,
         metadata={
@@ -102,6 +117,7 @@ class DemoArguments:
             max_seconds=self.max_seconds,
             request_timeout_s=self.request_timeout,
             max_text_chars=self.max_text_chars,
+            max_timeline_seconds=self.max_timeline_seconds,
         )
 
 

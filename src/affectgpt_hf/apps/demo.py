@@ -26,6 +26,7 @@ import numpy as np
 
 from .arguments import DEFAULT_MODEL, ENV_MODEL, DemoArguments, Limits
 from .batcher import Batcher
+from .timeline_tab import add_timeline_tab
 
 logger = logging.getLogger(__name__)
 
@@ -391,14 +392,15 @@ def build_demo(
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-transcription")
     batcher = Batcher(gpu(analyzer.analyze_many), max_size=max_batch_size)  # requests arriving together: one batch
 
-    def timed(future: concurrent.futures.Future, names: dict[str, str]):
-        """``future``'s result, awaited at most ``limits.request_timeout_s``; its bad-input errors become refusals
-        naming uploads by file name, anything else a logged internal error."""
+    def timed(future: concurrent.futures.Future, names: dict[str, str], timeout: float | None = None):
+        """``future``'s result, awaited at most ``timeout`` (default ``limits.request_timeout_s``); its bad-input
+        errors become refusals naming uploads by file name, anything else a logged internal error."""
+        timeout = timeout or limits.request_timeout_s
         try:
-            return future.result(timeout=limits.request_timeout_s)
+            return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             raise refused(
-                f"the analysis took longer than the {limits.request_timeout_s:g} s limit per request; "
+                f"the analysis took longer than the {timeout:g} s limit per request; "
                 "try a shorter clip or try again later"
             ) from None
         except (ValueError, FileNotFoundError) as error:
@@ -427,44 +429,56 @@ def build_demo(
         names = checked(video, audio, "", "ov_labels")
         return timed(worker.submit(analyzer.transcribe, video, audio), names)
 
+    timelines = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-timeline")
+
+    def timeline_in_time(call, names: dict[str, str], timeout: float):
+        return timed(timelines.submit(call), names, timeout)
+
     space_blocks = _gradio_classes()
     with space_blocks(title="AffectGPT") as demo:
         gr.Markdown(
             "# AffectGPT\nMultimodal emotion understanding (Lian et al., ICML 2025), on the Hugging Face stack. "
             "Upload a video (its audio track is used unless you add a separate audio file), give its subtitle, and "
-            "pick a task or type your own question." + analyzer.face_note() + "\n\n" + analyzer.about(limits)
+            "pick a task or type your own question; the Timeline tab describes each utterance of a longer video."
+            + analyzer.face_note()
+            + "\n\n"
+            + analyzer.about(limits)
         )
-        with gr.Row():
-            with gr.Column():
-                # format=None and include_audio=True: Gradio hands the upload over as stored, running no FFmpeg on it
-                video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True)
-                audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath", format=None)
-                speech = analyzer.recognizer is not None
-                subtitle = gr.Textbox(
-                    label="Subtitle (left empty: filled from the clip's speech)" if speech else "Subtitle",
-                    placeholder="What the person says",
-                    value="",
-                )
-                transcribe_button = gr.Button("Transcribe", visible=speech)
-                task = gr.Dropdown(
-                    choices=[(label, key) for key, label in TASKS.items()] + [(EXAMPLE_QUESTION, EXAMPLE_QUESTION)],
-                    value="ov_labels",
-                    allow_custom_value=True,
-                    label="Task, or type a free question",
-                )
-                task.api_info = _free_text  # API clients: any text, not only the listed choices
-                button = gr.Button("Analyze", variant="primary")
-            with gr.Column():
-                answer = gr.Textbox(label="Answer", lines=4)
-                labels = gr.Textbox(label="Emotion labels")
-                chart = gr.Image(label="Emotion-wheel sectors", type="numpy")
-                gr.Markdown(WHEELS_NOTE)
-                source = gr.Textbox(label="Subtitle source", interactive=False)
-        examples = example_clips()
-        gr.Examples(examples, inputs=[video, audio, subtitle, task], cache_examples=False)
-        outputs = [answer, labels, chart, subtitle, source]
-        button.click(analyze, inputs=[video, audio, subtitle, task], outputs=outputs, api_name=API_NAME)
-        transcribe_button.click(transcribe, inputs=[video, audio], outputs=[subtitle, source], api_name="transcribe")
+        with gr.Tab("Clip"):
+            with gr.Row():
+                with gr.Column():
+                    # format=None and include_audio=True: Gradio hands the upload over as stored, running no FFmpeg
+                    video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True)
+                    audio = gr.Audio(label="Audio (optional; default: the video's track)", type="filepath", format=None)
+                    speech = analyzer.recognizer is not None
+                    subtitle = gr.Textbox(
+                        label="Subtitle (left empty: filled from the clip's speech)" if speech else "Subtitle",
+                        placeholder="What the person says",
+                        value="",
+                    )
+                    transcribe_button = gr.Button("Transcribe", visible=speech)
+                    task = gr.Dropdown(
+                        choices=[(label, key) for key, label in TASKS.items()] + [(EXAMPLE_QUESTION, EXAMPLE_QUESTION)],
+                        value="ov_labels",
+                        allow_custom_value=True,
+                        label="Task, or type a free question",
+                    )
+                    task.api_info = _free_text  # API clients: any text, not only the listed choices
+                    button = gr.Button("Analyze", variant="primary")
+                with gr.Column():
+                    answer = gr.Textbox(label="Answer", lines=4)
+                    labels = gr.Textbox(label="Emotion labels")
+                    chart = gr.Image(label="Emotion-wheel sectors", type="numpy")
+                    gr.Markdown(WHEELS_NOTE)
+                    source = gr.Textbox(label="Subtitle source", interactive=False)
+            examples = example_clips()
+            gr.Examples(examples, inputs=[video, audio, subtitle, task], cache_examples=False)
+            outputs = [answer, labels, chart, subtitle, source]
+            button.click(analyze, inputs=[video, audio, subtitle, task], outputs=outputs, api_name=API_NAME)
+            transcribe_button.click(
+                transcribe, inputs=[video, audio], outputs=[subtitle, source], api_name="transcribe"
+            )
+        add_timeline_tab(analyzer, limits, timeline_in_time, gpu)
 
         def on_load(request: gr.Request):
             """`/?example=N` fills in example N and analyses it (links and headless screenshots)."""

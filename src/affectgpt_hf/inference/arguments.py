@@ -130,13 +130,99 @@ class DescribeArguments:
     output: str | None = field(default=None, metadata={"help": "JSONL file (default: stdout)"})
 
 
+MAX_DURATION = 4 * 3600.0
+"""Seconds of a video a timeline covers by default: longer ones stop there (the audio it holds at 16 kHz is ~230 MB an
+hour; frames are held per segment only)."""
+
+
+@dataclass
+class TimelineArguments:
+    """What `affectgpt timeline` cuts a long video into, which model describes each segment, and where it writes.
+    docs/timeline.md explains each rule and default."""
+
+    model: str = field(default="runs/quickstart", metadata={"help": "a saved AffectGPT folder or Hub id"})
+    out: str = field(default="runs/timeline", metadata={"help": "output folder: OUT/<video stem>/timeline.*"})
+    segments: Literal["speech", "subtitles", "fixed"] = field(
+        default="speech",
+        metadata={
+            "help": "speech: speech turns from voice activity (silero-vad), merged and split to --min/--max-seconds; "
+            "subtitles: one segment per cue of --subtitles or NAME.srt/.vtt (cues past the video's end or shorter "
+            "than 0.2 s are left out and listed, overlapping cues are joined into one segment, a cue running past the "
+            "end is cut there); fixed: --window seconds every --hop seconds (for videos without speech)"
+        },
+    )
+    subtitles: str | None = field(
+        default=None,
+        metadata={
+            "help": "an .srt/.vtt for one video (default: NAME.srt or NAME.vtt beside each video): the segments' "
+            "subtitles (the cues overlapping each), and the cues of --segments subtitles"
+        },
+    )
+    asr: str | None = field(
+        default=None,
+        metadata={
+            "help": f"speech recognition when no subtitle file is given: a transformers ASR model id or folder, or "
+            f"'none' (default: ${ENV_ASR} or {DEFAULT_ASR_MODEL}); its sentence times also refine the speech turns"
+        },
+    )
+    asr_language: str | None = field(
+        default=None, metadata={"help": "the speech's language for Whisper (en, zh, ...; default: detected)"}
+    )
+    min_seconds: float = field(
+        default=2.0, metadata={"help": "speech: shorter turns are widened into the silence around them"}
+    )
+    max_seconds: float = field(
+        default=16.0, metadata={"help": "speech: longer turns are split (at transcript sentence ends when near)"}
+    )
+    merge_gap: float = field(
+        default=0.5,
+        metadata={
+            "help": "speech: turns closer than this (seconds of silence) are joined, unless a transcript sentence "
+            "ends in the pause"
+        },
+    )
+    window: float = field(default=4.0, metadata={"help": "fixed: window length in seconds"})
+    hop: float | None = field(
+        default=None, metadata={"help": "fixed: seconds between window starts (default: --window)"}
+    )
+    max_duration: float = field(
+        default=MAX_DURATION,
+        metadata={"help": "seconds of each video covered; a longer one stops there, with a message"},
+    )
+    task: Literal["ov_labels", "description"] = field(
+        default="ov_labels", metadata={"help": "upstream's question for emotion labels, or for a free description"}
+    )
+    question: str | None = field(default=None, metadata={"help": "a free question instead of the task's"})
+    on_no_face: Literal["error", "frames"] = field(
+        default="frames",
+        metadata={"help": "face models: a segment without a face gets video frames (named in its row), or fails"},
+    )
+    captions_with_subtitle: bool = field(
+        default=False, metadata={"help": "timeline.srt/.vtt: each caption's labels followed by its subtitle"}
+    )
+    no_progress: bool = field(default=False, metadata={"help": "no progress bar"})
+
+    def __post_init__(self) -> None:  # wrong values named before anything is read
+        self.rules()
+        if not self.max_duration > 0:
+            raise ValueError(f"--max-duration {self.max_duration:g}; expected seconds > 0")
+
+    def rules(self):
+        """The segmentation lengths as :class:`segments.SegmentRules` (ValueError names a bad combination)."""
+        from .segments import SegmentRules
+
+        return SegmentRules(self.min_seconds, self.max_seconds, self.merge_gap, self.window, self.hop)
+
+
 __all__ = [
     "CLIP_TIMEOUT",
+    "MAX_DURATION",
     "GREEDY",
     "QUANTIZATIONS",
     "UPSTREAM_SAMPLING",
     "DescribeArguments",
     "InferenceArguments",
+    "TimelineArguments",
     "check_clip_timeout",
     "check_device",
     "generation_kwargs",

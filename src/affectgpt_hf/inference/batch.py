@@ -21,7 +21,7 @@ from ..modeling_affectgpt import AffectGPTForConditionalGeneration
 from ..processing_affectgpt import AffectGPTProcessor
 from .arguments import DescribeArguments, InferenceArguments, check_clip_timeout, check_device
 from .inputs import face_file, find_clips, given_subtitles
-from .prefetch import Prefetcher, Prepared, deadline
+from .prefetch import Prefetcher, Prepare, Prepared, deadline
 from .subtitles import load_recognizer, subtitle_fields, transcribe_clips
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ def describe(
     skip_errors: bool = True,
     progress: bool = True,
     seed_each_batch: bool = False,
+    prepare: Prepare | None = None,
     **generate_kwargs,
 ) -> list[DescribeResult]:
     """Describe ``clips`` (in batches of ``runtime.batch_size`` consecutive clips) with upstream's ``task`` question or
@@ -202,16 +203,19 @@ def describe(
     :func:`prefetch.default_num_workers`), without changing the outputs; ``seed`` seeds torch once, or before batch k
     with ``seed + k`` (``seed_each_batch``); decoding is greedy or upstream's sampling, ``generate_kwargs`` on top.
     ``on_batch`` gets each batch's results as they come. ``on_no_face`` goes to the processor (clips with
-    ``faces="auto"``); each result of a face model records its face source."""
+    ``faces="auto"``); each result of a face model records its face source. ``prepare(number, indices) -> Prepared``
+    replaces reading each clip alone (the timeline reads a batch of segments in one pass over its video; it must
+    pickle for workers); ``clips`` still name the results and give their subtitles."""
     runtime = runtime if runtime is not None else InferenceArguments(num_workers=0)
     seed, clip_timeout = runtime.seed, runtime.clip_timeout
     if seed is not None and not seed_each_batch:
         torch.manual_seed(seed)
     kwargs = runtime.generation(**generate_kwargs)
     device = next(model.parameters()).device
-    prepare = _ClipBatches(
-        processor, clips, {"task": task, "question": question, "on_no_face": on_no_face}, clip_timeout
-    )
+    if prepare is None:
+        prepare = _ClipBatches(
+            processor, clips, {"task": task, "question": question, "on_no_face": on_no_face}, clip_timeout
+        )
     pipeline = Prefetcher(
         len(clips),
         runtime.batch_size,
@@ -291,6 +295,15 @@ def answers_are_free_text(task: str, question: str | None) -> bool:
     return task == "description" or bool(question)
 
 
+def free_text_extractor(task: str, question: str | None):
+    """unibench's label extractor for answers that are free text (:func:`answers_are_free_text`), else None."""
+    if not answers_are_free_text(task, question):
+        return None
+    from ..unibench import get_extractor
+
+    return get_extractor().extract_labels
+
+
 def describe_files(
     paths: Iterable[str | os.PathLike], arguments: DescribeArguments, runtime: InferenceArguments
 ) -> list[DescribeResult]:
@@ -314,21 +327,9 @@ def describe_files(
     faces = _faces_for(processor.input_mode, arguments.faces, arguments.model)
     for clip in clips:
         clip.faces = faces if faces in (None, "auto") else str(face_file(faces, clip.name))
-    extractor = None
-    if answers_are_free_text(arguments.task, arguments.question):
-        from ..unibench import get_extractor
-
-        extractor = get_extractor().extract_labels
-    return describe(
-        model,
-        processor,
-        clips,
-        runtime,
-        task=arguments.task,
-        question=arguments.question,
-        on_no_face=arguments.on_no_face,
-        label_extractor=extractor,
-    )
+    extractor = free_text_extractor(arguments.task, arguments.question)
+    common = {"task": arguments.task, "question": arguments.question, "label_extractor": extractor}
+    return describe(model, processor, clips, runtime, on_no_face=arguments.on_no_face, **common)
 
 
 def _warn_same_names(found: Sequence[Path]) -> None:
