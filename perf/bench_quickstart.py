@@ -16,8 +16,6 @@ import json
 import os
 import time
 
-import torch
-
 from affectgpt_hf.apps.quickstart import CHANCE, QuickstartSettings, run_quickstart
 
 
@@ -28,13 +26,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the target machine has 2 cores)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the toy data and the random towers")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
     if args.seed is not None:
         settings = dataclasses.replace(settings, seed=args.seed)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    report = run_quickstart(args.output_dir, settings)
+    report = run_quickstart(args.output_dir, settings, threads=args.threads)
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
     print()

@@ -281,6 +281,24 @@ def _cue_plan(n: int, rng: np.random.Generator) -> list[tuple[str, tuple[str, ..
     return list(zip(emotions, cue_sets, strict=True))
 
 
+def _held_out(plan: list[tuple[str, tuple[str, ...]]], fraction: float, rng: np.random.Generator) -> set[int]:
+    """Indices of the held-out clips: ``fraction`` of each (emotion, cue set) group, the counts rounded by largest
+    remainder to ``round(fraction * n)`` in all (at least one), so the held-out clips keep the cue mix's shares (a
+    plain random split held out 1 to 10 face-only clips of 48, and the scores of a cue group rode on that draw)."""
+    if not fraction:
+        return set()
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for index, key in enumerate(plan):
+        groups.setdefault(key, []).append(index)
+    keys = sorted(groups)
+    quotas = np.array([fraction * len(groups[key]) for key in keys])
+    counts = np.floor(quotas).astype(int)
+    ties = rng.permutation(len(keys))  # equal remainders: a random group gets the extra clip
+    order = ties[np.argsort(-(quotas - counts)[ties], kind="stable")]
+    counts[order[: max(1, round(fraction * len(plan))) - counts.sum()]] += 1
+    return {int(i) for key, count in zip(keys, counts, strict=True) for i in rng.choice(groups[key], count, False)}
+
+
 def _pick(pool: list[tuple[str, str]], rng: np.random.Generator) -> tuple[str, str]:
     return pool[int(rng.integers(len(pool)))]
 
@@ -344,7 +362,7 @@ def write_toy_release(
     for folder in ("video", "audio", "openface_face"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     plan = _cue_plan(n, rng)
-    test = set(rng.choice(n, size=max(1, round(test_fraction * n)), replace=False).tolist()) if test_fraction else set()
+    test = _held_out(plan, test_fraction, rng)
     frames = int(round(seconds * fps))
     subtitles = [_pick(SUBTITLES[emotion if "text" in cues else None], rng) for emotion, cues in plan]
     jobs = [
