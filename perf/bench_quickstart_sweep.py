@@ -7,10 +7,13 @@ fresh process, one at a time; its row (scores, wall time, load average) is appen
 printed from that file, so an interrupted sweep can be summarised (``--summary-only``) or extended.
 
     python perf/bench_quickstart_sweep.py [--reduced] [--seeds 0,1,2,3,4] [--threads 1,2]
-        [--set FIELD=VALUE ...] [--label NAME] [--jsonl runs/sweep/quickstart.jsonl] [--summary-only]
+        [--set FIELD=VALUE ...] [--cue-mix JSON] [--voices JSON] [--label NAME] [--jsonl runs/sweep/quickstart.jsonl]
+        [--summary-only]
 
-``--set`` changes a `QuickstartSettings` field for the sweep (e.g. ``--set learning_rate=4e-3``); ``--label`` names
-the setting in the JSONL (rows of one label are summarised together).
+``--set`` changes a `QuickstartSettings` field for the sweep (e.g. ``--set learning_rate=4e-3``); ``--cue-mix`` and
+``--voices`` replace `data.toy.CUE_MIX` and voice styles of `data.toy.VOICES` in the runs' processes; ``--label``
+names the setting in the JSONL (rows of one label are summarised together). The time target is met by a wall time
+under 3 minutes or, on a loaded machine, by a 1-thread run's CPU seconds under 180.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ ONE_RUN = """
 import json, sys, time, dataclasses
 from affectgpt_hf.apps.quickstart import QuickstartSettings, run_quickstart
 out, reduced, threads, overrides = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), json.loads(sys.argv[4])
-if len(sys.argv) > 5:
-    import affectgpt_hf.data.toy as toy
+import affectgpt_hf.data.toy as toy
+if len(sys.argv) > 5 and sys.argv[5]:
     toy.CUE_MIX = tuple((share, tuple(cues)) for share, cues in json.loads(sys.argv[5]))
+for emotion, style in (json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}).items():
+    toy.VOICES[emotion] = toy.VoiceStyle(*style)
 settings = QuickstartSettings.reduced() if reduced else QuickstartSettings()
 settings = dataclasses.replace(settings, **overrides)
 run_quickstart(out, settings, threads=threads)
@@ -53,7 +58,9 @@ def _value(text: str):
     return text
 
 
-def run_one(out: Path, reduced: bool, seed: int, threads: int, overrides: dict, cue_mix: str | None = None) -> dict:
+def run_one(
+    out: Path, reduced: bool, seed: int, threads: int, overrides: dict, cue_mix: str | None = None, voices: str = ""
+) -> dict:
     """One quickstart in a fresh process -> the row: its scores by condition and cue group, wall time, load."""
     shutil.rmtree(out, ignore_errors=True)
     load_before = os.getloadavg()[0]
@@ -61,7 +68,7 @@ def run_one(out: Path, reduced: bool, seed: int, threads: int, overrides: dict, 
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", ONE_RUN, str(out), "1" if reduced else "0", str(threads), json.dumps(overrides)]
-        + ([cue_mix] if cue_mix else []),
+        + [cue_mix or "", voices or "{}"],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -96,7 +103,8 @@ def meets_targets(row: dict) -> dict[str, bool]:
         "all": rates["all"] >= MIN_ALL,
         "cues": all((row["by_cues"].get(cue) or 0.0) >= MIN_SINGLE_CUE for cue in CUE_GROUPS),
         "blanks": all(rates["all"] - v >= MIN_BLANK_DROP for c, v in rates.items() if c != "all"),
-        "time": row["wall_s"] < MAX_WALL_S,
+        # on a loaded machine the wall time says little; a 1-thread run's CPU seconds are its unloaded wall time
+        "time": row["wall_s"] < MAX_WALL_S or (row["threads"] == 1 and row.get("cpu_s", MAX_WALL_S) < MAX_WALL_S),
         "test bar": all(both["all"] > v + 2 * 2 / row["held_out"] for c, v in both.items() if c != "all"),
     }
 
@@ -149,6 +157,9 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="torch thread counts")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a QuickstartSettings field")
     parser.add_argument("--cue-mix", default=None, help="JSON [[share, [cues...]], ...] in place of data.toy.CUE_MIX")
+    parser.add_argument(
+        "--voices", default="", help='JSON {"surprised": [f0, glide, arch, syllables_per_s, loudness, tilt, rough]}'
+    )
     parser.add_argument("--label", default=None, help="name of the setting in the JSONL (default: from --set)")
     parser.add_argument("--output-dir", default="runs/sweep")
     parser.add_argument("--jsonl", default=None, help="rows file (default: OUTPUT_DIR/quickstart.jsonl)")
@@ -169,8 +180,8 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             for threads in [int(t) for t in args.threads.split(",")]:
                 out = Path(args.output_dir) / f"{kind}-seed{seed}-threads{threads}"
-                row = run_one(out, args.reduced, seed, threads, {**overrides, "seed": seed}, args.cue_mix)
-                row.update(kind=kind, label=label, cue_mix=args.cue_mix)
+                row = run_one(out, args.reduced, seed, threads, {**overrides, "seed": seed}, args.cue_mix, args.voices)
+                row.update(kind=kind, label=label, cue_mix=args.cue_mix, voices=args.voices or None)
                 with jsonl.open("a") as file:
                     file.write(json.dumps(row) + "\n")
                 rates = " ".join(f"{c} {v:.3f}" for c, v in row["hit_rate"].items())
