@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 
 from affectgpt_hf.data.toy import (
+    CUE_MIX,
     EMOTIONS,
     OV_LABELS,
+    _cue_plan,
+    _held_out,
     face_frames,
     read_toy_meta,
     synth_voice,
@@ -36,6 +39,23 @@ def test_cues_differ_per_emotion():
     assert pitch["sad"] < pitch[None] < pitch["happy"]
     loud = {e: np.abs(synth_voice(e, seed=3)).max() for e in (None, *EMOTIONS)}
     assert loud["angry"] > loud[None] > loud["sad"]
+
+
+def test_held_out_split_keeps_each_cue_groups_share():
+    """The held-out clips are the same fraction of every (emotion, cue set) group, to within a clip, and as many as
+    a plain split would take: a cue group's held-out score no longer rides on how many of its clips were drawn."""
+    for n, fraction, seed in ((360, 1 / 3, 0), (192, 0.25, 4), (50, 0.2, 1)):
+        rng = np.random.default_rng(seed)
+        plan = _cue_plan(n, rng)
+        test = _held_out(plan, fraction, rng)
+        assert len(test) == round(fraction * n) and all(0 <= i < n for i in test)
+        groups = pd.Series([f"{e}:{'+'.join(c)}" for e, c in plan])
+        held = groups[sorted(test)].value_counts()
+        for group, size in groups.value_counts().items():
+            assert abs(held.get(group, 0) - fraction * size) < 1, (n, group, size, held.get(group, 0))
+        cue_sets = {"+".join(cues) for _, cues in CUE_MIX}
+        assert set(groups.str.split(":").str[1]) == cue_sets
+    assert _held_out(plan, 0.0, rng) == set()
 
 
 @pytest.mark.timeout(120)

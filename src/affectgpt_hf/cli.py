@@ -402,6 +402,9 @@ class QuickstartArguments:
     n: int | None = field(default=None, metadata={"help": "toy clips (default: the full run's or --reduced's)"})
     epochs: float | None = field(default=None, metadata={"help": "training epochs over the training clips"})
     seed: int | None = field(default=None, metadata={"help": "seed of the toy data and the random towers"})
+    threads: int | None = field(
+        default=None, metadata={"help": "torch threads (default: torch's; the count changes float rounding)"}
+    )
 
 
 @command("quickstart", "the main job: train a tiny AffectGPT on generated clips, describe held-out ones, score")
@@ -411,7 +414,7 @@ def _quickstart(argv: list[str]) -> int:
 
     settings = QuickstartSettings.reduced() if args.reduced else QuickstartSettings()
     overrides = {key: getattr(args, key) for key in ("n", "epochs", "seed") if getattr(args, key) is not None}
-    run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides))
+    run_quickstart(args.output_dir, dataclasses.replace(settings, **overrides), threads=args.threads)
     return 0
 
 
