@@ -5,13 +5,12 @@ Steps, all through the code paths a user runs:
 
 1. ``data.toy.write_toy_release``: clips in the MER2025 layout (``OUT/toy/mer2025-dataset``);
 2. ``data.load_mer_caption``: the release as a `datasets.Dataset`; held-out names from ``toy_meta.csv``;
-3. a tiny AffectGPT with random, frozen towers (``variants.variant_config("tiny")``), saved as ``OUT/base``;
+3. a tiny AffectGPT with random, frozen towers (``hub.variants.variant_config("tiny")``), saved as ``OUT/base``;
 4. ``training.cache_features``: the frozen towers run once over the training rows (``OUT/features``);
-5. ``training.train``: TRL's ``SFTTrainer`` (hybrid description / OV-label questions), the language model trained
-   fully (``use_lora: false``, as ``hub_configs/tiny/train.yaml``: a random tiny LLM has nothing to keep) for 460
-   steps of 16, the learning rate warmed up to 8e-3 then cosine down to 4e-4, the loss from the model's logits at the
-   supervised positions (the CPU default of ``fused_lm_head``: several times the steps/s of TRL's fused head here),
-   saved with its processor to ``OUT`` (where ``affectgpt describe`` and the Space look by default);
+5. ``training.sft.main``: TRL's ``SFTTrainer`` (hybrid description / OV-label questions), the language model trained
+   fully (``use_lora: false``, as ``hub_configs/tiny/train.yaml``: a random tiny LLM has nothing to keep) with the
+   steps, batch and learning-rate schedule of :class:`QuickstartSettings`, saved with its processor to ``OUT`` (where
+   ``affectgpt describe`` and the Space look by default);
 6. ``inference.load_model`` + ``inference.batch`` (OV-label task) on the held-out clips, whole and with black
    frames, silence or an empty subtitle;
 7. ``unibench.hit_rate`` against each clip's emotion and ``unibench.ovmer_scores`` against its label list ->
