@@ -236,7 +236,7 @@ def test_quickstart_card_and_its_snippet_run(tmp_path, monkeypatch, capsys):
     from affectgpt_hf.apps.quickstart import QuickstartSettings, run_quickstart
 
     out = tmp_path / "qs"
-    settings = QuickstartSettings(n=12, test_fraction=0.25, epochs=1.0, max_new_tokens=4)
+    settings = QuickstartSettings(n=12, test_fraction=0.25, epochs=1.0, batch_size=4, max_new_tokens=4)
     report = run_quickstart(out, settings, conditions=("all", "no_text"))
     card = load_card(out)
     check_common_metadata(card)
