@@ -371,10 +371,7 @@ def sample_segment_frames(
     decoding seeks only across stretches that no segment needs. ``ValueError`` names a segment that holds no frame.
     A frame shown within a microsecond of a boundary counts as shown on it (subtitle times are milliseconds, frame
     times fractions of a second)."""
-    _check_segments(segments, scaler)
-    if size is not None:
-        size = (int(size[0]), int(size[1]))
-    return _sample(video, size, scaler, _segment_choice(segments, num_frames, _name(video)), reindex=None)
+    return [frames for _, frames in iter_segment_frames(video, segments, num_frames, size, scaler)]
 
 
 def iter_segment_frames(
@@ -489,7 +486,7 @@ class _PendingSegments:
 def _sample(video: MediaSource, size, scaler: str, choose, reindex) -> list[np.ndarray]:
     """Decode the frames ``choose(packets, stream)`` names (lists of presentation indices) and return each list's
     frames stacked. The shortcuts of :func:`sample_video_frames` first, else a plain decode from the start; when fewer
-    frames decode than packets exist, ``reindex(decoded)`` chooses again over the frames that did (None: an error)."""
+    frames decode than packets exist, ``reindex(decoded)`` chooses again over the frames that did."""
     name = _name(video)
     convert = _RGBConverter(size, scaler)
     container, probed = _open_unprobed(video, "a video file")
@@ -518,8 +515,6 @@ def _sample(video: MediaSource, size, scaler: str, choose, reindex) -> list[np.n
         if len(frames) < len(wanted):  # fewer frames decoded than packets: index the frames that did
             if decoded == 0:
                 raise ValueError(f"{name} has a video stream but no decodable frames")
-            if reindex is None:
-                raise ValueError(f"{name}: only {decoded} of its {len(packets)} frames decode; the file is damaged")
             selections = reindex(decoded)
             wanted = sorted(set().union(*selections))
             frames = {}
